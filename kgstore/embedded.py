@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 import ladybug
 
@@ -75,21 +76,18 @@ def _release(path: str) -> None:
 
 def _arrow(df: pd.DataFrame, types: dict[str, str]) -> pa.Table:
     """DataFrame → Arrow with the schema's types (all-null columns still get the right type)."""
-    arrays, names = [], []
+    arrays = []
     for col in df.columns:
         t = types.get(col, "STRING")
         values = df[col]
         if t in ("FLOAT[]", "STRING[]"):
-            data = [None if v is None or (not isinstance(v, (list, tuple, np.ndarray)) and pd.isna(v)) else list(v) for v in values]
-        elif t == "INT64":
-            data = [None if pd.isna(v) else int(v) for v in values]
-        elif t == "DOUBLE":
-            data = [None if pd.isna(v) else float(v) for v in values]
+            data = [None if not _present(v) else list(v) for v in values]
+            arrays.append(pa.array(data, type=_ARROW_TYPES[t]))
+        elif t == "STRING" and values.dtype != object and not pd.api.types.is_string_dtype(values):
+            arrays.append(pa.array(values.astype(str).where(values.notna(), None), type=pa.string(), from_pandas=True))
         else:
-            data = [None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in values]
-        arrays.append(pa.array(data, type=_ARROW_TYPES[t]))
-        names.append(col)
-    return pa.Table.from_arrays(arrays, names=names)
+            arrays.append(pa.array(values, type=_ARROW_TYPES[t], from_pandas=True))
+    return pa.Table.from_arrays(arrays, names=list(df.columns))
 
 
 class EmbeddedStore:
@@ -180,7 +178,7 @@ class EmbeddedStore:
             if progress:
                 progress(f"nodes {label}", done, total)
         for rf in frames.rels:
-            written[rf.type] = written.get(rf.type, 0) + self._load_rels(rf)
+            written[rf.type] = written.get(rf.type, 0) + self._load_rels(rf, frames.nodes)
             done += len(rf.df)
             if progress:
                 progress(f"rels {rf.type}", done, total)
@@ -191,8 +189,8 @@ class EmbeddedStore:
         if df.empty:
             return 0
         types = {"id": "STRING", **NODE_TYPES[label].props}
-        existing = self._ids(label)
-        is_new = ~df["id"].isin(existing)
+        existing = pa.array(self._ids(label), type=pa.string())
+        is_new = ~pd.Series(pc.is_in(pa.array(df["id"], type=pa.string()), value_set=existing).to_numpy(zero_copy_only=False), index=df.index)
         new = df[is_new]
         if len(new):
             tbl = _arrow(new, types)
@@ -228,12 +226,18 @@ class EmbeddedStore:
                 changed_ids.update(sub["id"])
         return len(changed_ids)
 
-    def _load_rels(self, rf: RelFrame) -> int:
+    def _load_rels(self, rf: RelFrame, loaded: dict[str, pd.DataFrame]) -> int:
         if rf.df.empty:
             return 0
         self._ensure_rel(rf.type, rf.src_label, rf.dst_label)
         for col, label in (("src", rf.src_label), ("dst", rf.dst_label)):
-            missing = ~rf.df[col].isin(self._ids(label))
+            ends = pa.array(rf.df[col], type=pa.string(), from_pandas=True)
+            if label in loaded:  # endpoints loaded by this same call need no look-up
+                ends = pc.filter(ends, pc.invert(pc.is_in(ends, value_set=pa.array(loaded[label]["id"], type=pa.string()))))
+                if len(ends) == 0:
+                    continue
+            known = pa.array(self._ids(label), type=pa.string())
+            missing = pd.Series(rf.df[col].isin(pd.Series(pc.filter(ends, pc.invert(pc.is_in(ends, value_set=known))).to_pylist(), dtype=object)).values)
             if missing.any():
                 raise StoreError(
                     f"{rf.type}: {int(missing.sum())} {col} ids have no {label} node in the store "

@@ -1,0 +1,125 @@
+"""Helpers shared by the benchmarks: machine description, peak memory, JSON results, sized graphs."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from persona.kgstore import GraphFrames
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DATASETS = Path(os.environ.get("PERSONA_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+
+#: Table 1 of the paper: Amazon Movies & TV after the authors' filtering.
+MOVIES_TV = {"users": 10_849, "items": 3_672, "interactions": 87_376, "entities": 45_528, "triples": 209_630}
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, core count, memory and Python/torch versions of this machine."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    info = {"cpu": model, "cores": os.cpu_count(), "ram_gib": round(mem, 1), "python": platform.python_version()}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        pass
+    return info
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` with the machine and a timestamp added."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), **data}
+    out.write_text(json.dumps(payload, indent=2, default=str))
+    return out
+
+
+def sized_graph(
+    users: int = MOVIES_TV["users"],
+    items: int = MOVIES_TV["items"],
+    interactions: int = MOVIES_TV["interactions"],
+    entities: int = MOVIES_TV["entities"],
+    triples: int = MOVIES_TV["triples"],
+    seed: int = 0,
+) -> GraphFrames:
+    """A random graph with exactly the given sizes (popularity follows a Zipf law, like real data).
+
+    Interactions get a leave-one-out split; triples go from items to entities of a few DBpedia types.
+    """
+    rng = np.random.default_rng(seed)
+    g = GraphFrames()
+    uid = np.array([f"u{i}" for i in range(users)])
+    iid = np.array([f"i{i}" for i in range(items)])
+    g.add_nodes("User", pd.DataFrame({"id": uid}))
+    g.add_nodes("Item", pd.DataFrame({"id": iid, "title": [f"Item {i}" for i in range(items)], "domain": "movie"}))
+    # interactions: every user ≥ 5, items by Zipf popularity, unique pairs
+    pop = 1.0 / np.arange(1, items + 1) ** 0.8
+    pop /= pop.sum()
+    per_user = np.full(users, 5)
+    extra = interactions - per_user.sum()
+    per_user += np.bincount(rng.integers(0, users, extra), minlength=users)
+    src, dst = [], []
+    for u, n in enumerate(per_user):
+        its = rng.choice(items, size=min(n, items), replace=False, p=pop)
+        src.append(np.full(len(its), u))
+        dst.append(its)
+    s, d = np.concatenate(src), np.concatenate(dst)
+    pos = np.concatenate([np.arange(n) for n in per_user])
+    last = np.repeat(per_user, per_user) - 1
+    split = np.where(pos == last, "test", np.where(pos == last - 1, "valid", "train"))
+    g.add_rels(
+        "RATED", "User", "Item",
+        pd.DataFrame({"src": uid[s], "dst": iid[d], "rating": 1.0, "ts": pos.astype(np.int64), "pos": pos, "split": split}),
+    )
+    kinds = [("Person", "STARRING", 0.45), ("Person", "DIRECTED_BY", 0.1), ("Subject", "HAS_SUBJECT", 0.3),
+             ("Genre", "HAS_GENRE", 0.1), ("Award", "WON_AWARD", 0.05)]
+    ent_label = rng.choice(len(kinds), size=entities, p=[0.5, 0.05, 0.3, 0.1, 0.05])
+    eids = np.array([f"http://dbpedia.org/resource/E{i}" for i in range(entities)])
+    for k, (label, _, _) in enumerate(kinds):
+        sel = eids[ent_label == k]
+        if label not in g.nodes or True:
+            g.add_nodes(label, pd.DataFrame({"id": sel, "name": [e.rsplit("/", 1)[1] for e in sel]}))
+    epop = 1.0 / np.arange(1, entities + 1) ** 0.9
+    epop /= epop.sum()
+    seen: set[tuple[int, int]] = set()
+    ts_src, ts_dst = [], []
+    while len(seen) < triples:
+        need = triples - len(seen)
+        a = rng.integers(0, items, need * 2)
+        b = rng.choice(entities, size=need * 2, p=epop)
+        for x, y in zip(a.tolist(), b.tolist()):
+            if (x, y) not in seen:
+                seen.add((x, y))
+                ts_src.append(x)
+                ts_dst.append(y)
+                if len(seen) == triples:
+                    break
+    ts_src_a, ts_dst_a = np.array(ts_src), np.array(ts_dst)
+    for k, (label, rel, _) in enumerate(kinds):
+        m = ent_label[ts_dst_a] == k
+        g.add_rels(rel, "Item", label, pd.DataFrame({"src": iid[ts_src_a[m]], "dst": eids[ts_dst_a[m]]}))
+    return g

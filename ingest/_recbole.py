@@ -1,0 +1,112 @@
+"""RecBole atomic-file plumbing: ``name:type`` headers and ``.link`` files (item id → entity IRI)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from os import PathLike
+from pathlib import Path
+
+from ._io import iter_lines
+from ._text import expand_entity
+from .errors import InputError, RecordPolicy, show
+
+RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
+
+
+def read_header(path: Path, text: str, known: Mapping[str, str], required: tuple[str, ...]) -> dict[str, int]:
+    """Parse a RecBole header line (tab-separated ``name:type``) into {name: column index}.
+
+    Args:
+        path: The file (for errors).
+        text: The first line.
+        known: Accepted column names, each with a description used in the error message.
+        required: Names that must be present.
+
+    Raises:
+        InputError: a column is not ``name:type``, has an unknown name or type, repeats, or a required
+            one is missing. The message names the header.
+    """
+    cols: dict[str, int] = {}
+    expect = "a header of tab-separated name:type columns among " + ", ".join(known)
+    for i, field in enumerate(text.split("\t")):
+        name, sep, typ = field.strip().partition(":")
+        if not sep or typ not in RECBOLE_TYPES:
+            raise InputError(
+                path, 1, expect + f" (types: {', '.join(RECBOLE_TYPES)})", f"column header {show(field)}"
+            )
+        if name not in known:
+            raise InputError(path, 1, expect, f"unknown column header {show(field)}")
+        if name in cols:
+            raise InputError(path, 1, expect, f"column {show(name)} twice")
+        cols[name] = i
+    missing = [r for r in required if r not in cols]
+    if missing:
+        raise InputError(path, 1, expect + f", including {', '.join(required)}", f"no column {missing[0]!r}")
+    return cols
+
+
+def iter_table(
+    path: str | PathLike[str],
+    policy: RecordPolicy,
+    known: Mapping[str, str],
+    required: tuple[str, ...],
+    what: str,
+) -> tuple[dict[str, int], Iterator[tuple[int, str, list[str]]]]:
+    """Open a RecBole atomic file: its header and an iterator of (line, raw, fields) with the right width.
+
+    Rows with the wrong number of fields go to ``policy``.
+    """
+    path = Path(path)
+    lines = iter_lines(path, policy, expected=what)
+    try:
+        lineno, header = next(lines)
+    except StopIteration:  # pragma: no cover - iter_lines raises on empty files
+        raise InputError(path, None, what, "an empty file") from None
+    if lineno != 1:
+        header_line_error = InputError(path, lineno, "the header on line 1", "blank lines before it")
+        raise header_line_error
+    cols = read_header(path, header, known, required)
+    width = len(header.split("\t"))
+    names = ", ".join(sorted(cols, key=cols.__getitem__))
+
+    def rows() -> Iterator[tuple[int, str, list[str]]]:
+        for n, text in lines:
+            fields = text.split("\t")
+            if len(fields) != width:
+                policy.bad(InputError(path, n, f"{width} tab-separated fields ({names})", f"{len(fields)}"), text)
+                continue
+            yield n, text, fields
+
+    return cols, rows()
+
+
+_LINK_COLS = {"item_id": "item id", "entity_id": "entity IRI or res:NAME"}
+
+
+def read_link(path: str | PathLike[str], policy: RecordPolicy) -> dict[str, str]:
+    """Read a RecBole ``.link`` file: ``item_id:token<TAB>entity_id:token``.
+
+    Entity values are full IRIs or ``res:X`` (= ``http://dbpedia.org/resource/X``), kept verbatim
+    otherwise (no re-encoding, so they match the IRIs of DBpedia dumps).
+
+    Returns:
+        {item id: entity IRI}. A repeated item id with the same IRI is ignored; with a different IRI it
+        is a bad record (the first one is kept when skipping).
+    """
+    path = Path(path)
+    cols, rows = iter_table(path, policy, _LINK_COLS, ("item_id", "entity_id"), "a RecBole .link file")
+    ci, ce = cols["item_id"], cols["entity_id"]
+    out: dict[str, str] = {}
+    for n, text, f in rows:
+        item = f[ci]
+        iri = expand_entity(f[ce])
+        if not item or iri is None:
+            got = "an empty item id" if not item else show(f[ce])
+            policy.bad(InputError(path, n, "an item id and an entity IRI (http://…) or res:NAME", got), text)
+            continue
+        prev = out.get(item)
+        if prev is not None and prev != iri:
+            policy.bad(InputError(path, n, f"one entity per item (item {item!r} is linked to {prev})", show(iri)), text)
+            continue
+        out[item] = iri
+    return out

@@ -1,0 +1,309 @@
+"""SASRec: self-attentive sequential recommendation, with an optional persona token and text item init.
+
+Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018 (arXiv:1808.09781). As in the
+paper: item embeddings (shared between input and output) scaled by sqrt(d) plus learned positional
+embeddings, dropout, then ``blocks`` blocks of causal multi-head self-attention and a point-wise
+feed-forward network, each sub-layer ``x + Dropout(f(LayerNorm(x)))``, and a final layer norm. The score
+of item ``i`` after position ``t`` is ``<h_t, E_i>`` over the whole catalogue.
+
+Extensions for the persona-driven retriever (the paper's Sec. 4.2 / 5.2):
+
+* **Persona token** (``user_mode='fixed'`` or ``'learned'``): a user vector ``u`` (``d_user``) becomes a
+  token ``W_u u + b + t_user`` (a learned projection plus a learned "user type" vector, no position) that
+  is prepended at slot 0 of the window. Every item position attends to it (it is never masked), so the
+  persona conditions every prediction, and the output at the persona slot predicts the first item of a
+  history or session from the persona alone. ``'fixed'`` keeps the vectors in a non-trainable buffer (KG
+  or LLM personas); ``'learned'`` is a trainable ``nn.Embedding`` initialised at random (the paper's
+  "Random" variant). Forward also accepts raw vectors, for anonymous sessions. With ``user_mode='none'``
+  the module has no user parameters at all.
+* **Text items** (``item_text`` given): item ``i``'s embedding is ``W_t x_i + e_i``: a learned linear
+  projection of its text vector ``x_i`` (``d_text``; kept as a buffer) **added to** a learned per-item
+  residual ``e_i`` initialised near zero (1% of the text part's scale). Training therefore starts from the
+  text geometry and can still move individual items; the tiny random residual breaks exact ties between
+  items whose text vectors coincide.
+
+Padding: sequences are right-aligned (the last item in the last column), index 0 is padding. Position
+ids count from the right end of a ``max_len`` window, as in the paper's implementation, so a batch may be
+trimmed to its longest sequence without changing any output. Padding keys are masked; a padding query
+attends to itself only (no NaN rows) and its output is zeroed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+UserMode = Literal["none", "fixed", "learned"]
+
+
+class _SelfAttention(nn.Module):
+    """Multi-head self-attention with a boolean mask (True = may attend)."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if hidden % heads:
+            raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
+        self.heads = heads
+        self.dropout = dropout
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.out = nn.Linear(hidden, hidden)
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.qkv.weight)
+        nn.init.zeros_(self.qkv.bias)
+        nn.init.xavier_uniform_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        b, t, h = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        return self.out(y.transpose(1, 2).reshape(b, t, h))
+
+
+class _Block(nn.Module):
+    """``x + Dropout(Attn(LN(x)))`` then ``x + Dropout(FFN(LN(x)))`` (Kang & McAuley 2018, Sec. III-C/D)."""
+
+    def __init__(self, hidden: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(hidden)
+        self.attn = _SelfAttention(hidden, heads, dropout)
+        self.ln2 = nn.LayerNorm(hidden)
+        self.ff1 = nn.Linear(hidden, hidden)
+        self.ff2 = nn.Linear(hidden, hidden)
+        self.drop = nn.Dropout(dropout)
+
+    def reset_parameters(self) -> None:
+        self.ln1.reset_parameters()
+        self.ln2.reset_parameters()
+        self.attn.reset_parameters()
+        self.ff1.reset_parameters()
+        self.ff2.reset_parameters()
+
+    def forward(self, x: Tensor, mask: Tensor, keep: Tensor) -> Tensor:
+        x = x + self.drop(self.attn(self.ln1(x), mask))
+        x = x + self.drop(self.ff2(self.drop(F.relu(self.ff1(self.ln2(x))))))
+        return x * keep
+
+
+class SASRec(nn.Module):
+    """SASRec with optional persona token and text-initialised item embeddings.
+
+    Args:
+        n_items: catalogue size; item indices run 1..n_items, 0 is padding.
+        max_len: longest item window (``L``).
+        hidden: model width ``d``.
+        blocks: self-attention blocks.
+        heads: attention heads (must divide ``hidden``).
+        dropout: dropout on embeddings, attention weights and feed-forward layers.
+        item_text: optional ``[n_items + 1, d_text]`` text vectors (row 0 ignored); see the module doc.
+        user_mode: ``'none'``, ``'fixed'`` (``user_table`` buffer) or ``'learned'`` (random init, trained).
+        n_users: rows of the learned user table (``'learned'``).
+        d_user: user vector size; for ``'learned'`` default ``hidden``, for ``'fixed'`` the table's width.
+        user_table: ``[n_users, d_user]`` fixed user vectors (``'fixed'``).
+
+    Example:
+        >>> m = SASRec(100, max_len=20, hidden=32)
+        >>> m(torch.tensor([[0, 3, 7]])).shape
+        torch.Size([1, 3, 32])
+    """
+
+    def __init__(
+        self,
+        n_items: int,
+        *,
+        max_len: int = 50,
+        hidden: int = 64,
+        blocks: int = 2,
+        heads: int = 1,
+        dropout: float = 0.2,
+        item_text: Tensor | None = None,
+        user_mode: UserMode = "none",
+        n_users: int = 0,
+        d_user: int | None = None,
+        user_table: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        if n_items < 1:
+            raise ValueError("n_items must be at least 1")
+        self.n_items = n_items
+        self.max_len = max_len
+        self.hidden = hidden
+        self.user_mode: UserMode = user_mode
+        self.item_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
+        self.pos_emb = nn.Embedding(max_len, hidden)
+        self.text_proj: nn.Linear | None = None
+        if item_text is not None:
+            if item_text.shape[0] != n_items + 1:
+                raise ValueError(f"item_text has {item_text.shape[0]} rows; expected n_items + 1 = {n_items + 1}")
+            self.register_buffer("item_text", item_text.float().clone(), persistent=True)
+            self.text_proj = nn.Linear(item_text.shape[1], hidden, bias=False)
+        self.user_table: nn.Embedding | None = None
+        self.user_proj: nn.Linear | None = None
+        self.user_type: nn.Parameter | None = None
+        if user_mode == "fixed":
+            if user_table is None:
+                raise ValueError("user_mode='fixed' needs user_table [n_users, d_user]")
+            self.register_buffer("fixed_users", user_table.float().clone(), persistent=True)
+            self.d_user = int(user_table.shape[1])
+        elif user_mode == "learned":
+            if n_users < 1:
+                raise ValueError("user_mode='learned' needs n_users >= 1")
+            self.d_user = d_user or hidden
+            self.user_table = nn.Embedding(n_users, self.d_user)
+        elif user_mode == "none":
+            self.d_user = 0
+        else:
+            raise ValueError(f"user_mode must be 'none', 'fixed' or 'learned', got {user_mode!r}")
+        if user_mode != "none":
+            self.user_proj = nn.Linear(self.d_user, hidden)
+            self.user_type = nn.Parameter(torch.zeros(hidden))
+        self.emb_drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(_Block(hidden, heads, dropout) for _ in range(blocks))
+        self.final_ln = nn.LayerNorm(hidden)
+        self.reset_parameters()
+
+    @property
+    def has_user(self) -> bool:
+        """True when a persona token is prepended."""
+        return self.user_mode != "none"
+
+    def reset_parameters(self) -> None:
+        """Re-draw every parameter from the (global, caller-seeded) torch RNG."""
+        std = self.hidden**-0.5
+        if self.text_proj is not None:
+            d_text = self.text_proj.in_features
+            # text vectors arrive standardised (unit variance per component): this std gives the projected
+            # embedding the same per-component scale as a random embedding
+            nn.init.normal_(self.text_proj.weight, std=std / math.sqrt(d_text))
+            nn.init.normal_(self.item_emb.weight, std=0.01 * std)
+        else:
+            nn.init.normal_(self.item_emb.weight, std=std)
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+        nn.init.normal_(self.pos_emb.weight, std=std)
+        if self.user_table is not None:
+            nn.init.normal_(self.user_table.weight, std=1.0)
+        if self.user_proj is not None and self.user_type is not None:
+            nn.init.normal_(self.user_proj.weight, std=1.0 / math.sqrt(self.d_user))
+            nn.init.zeros_(self.user_proj.bias)
+            nn.init.normal_(self.user_type, std=std)
+        for b in self.blocks:
+            b.reset_parameters()  # type: ignore[operator]
+        self.final_ln.reset_parameters()
+
+    def item_embeddings(self) -> Tensor:
+        """The item embedding matrix ``[n_items + 1, hidden]`` used for input and scoring (row 0 = padding)."""
+        e = self.item_emb.weight
+        if self.text_proj is not None:
+            e = e + self.text_proj(self.item_text)
+        return e
+
+    def user_vectors(self, user: Tensor) -> Tensor:
+        """User indices ``[B]`` -> user vectors ``[B, d_user]`` (from the fixed buffer or learned table)."""
+        if self.user_mode == "fixed":
+            return self.fixed_users[user]
+        if self.user_table is not None:
+            return self.user_table(user)
+        raise ValueError("this SASRec has no user input (user_mode='none')")
+
+    def forward(self, seq: Tensor, user: Tensor | None = None) -> Tensor:
+        """Hidden states for every slot.
+
+        Args:
+            seq: ``[B, T]`` right-aligned item indices (0 = padding), ``T <= max_len``.
+            user: for a persona model, ``[B]`` user indices (int) or ``[B, d_user]`` user vectors (float);
+                must be ``None`` when ``user_mode='none'``.
+
+        Returns:
+            ``[B, T, hidden]`` without a persona token; ``[B, T + 1, hidden]`` with one (slot 0 = persona).
+        """
+        b, t = seq.shape
+        if t > self.max_len:
+            raise ValueError(f"sequence window {t} longer than max_len {self.max_len}")
+        emb = self.item_embeddings()
+        pos = torch.arange(self.max_len - t, self.max_len, device=seq.device)
+        x = emb[seq] * math.sqrt(self.hidden) + self.pos_emb(pos)[None]
+        valid = seq > 0
+        if self.has_user:
+            if user is None:
+                raise ValueError("this SASRec has a persona token: pass user indices or user vectors")
+            uvec = self.user_vectors(user) if not torch.is_floating_point(user) else user
+            if uvec.shape != (b, self.d_user):
+                raise ValueError(f"user vectors have shape {tuple(uvec.shape)}; expected ({b}, {self.d_user})")
+            assert self.user_proj is not None and self.user_type is not None
+            tok = self.user_proj(uvec.to(x.dtype)) + self.user_type
+            x = torch.cat([tok[:, None], x], dim=1)
+            valid = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=seq.device), valid], dim=1)
+            t += 1
+        elif user is not None:
+            raise ValueError("this SASRec has no user input (user_mode='none'); pass user=None")
+        keep = valid[..., None].to(x.dtype)
+        x = self.emb_drop(x) * keep
+        causal = torch.ones(t, t, dtype=torch.bool, device=seq.device).tril()
+        eye = torch.eye(t, dtype=torch.bool, device=seq.device)
+        mask = (causal[None] & valid[:, None, :]) | eye[None]  # [B, Tq, Tk]
+        mask = mask[:, None]  # broadcast over heads
+        for blk in self.blocks:
+            x = blk(x, mask, keep)
+        return self.final_ln(x) * keep
+
+    def scores(self, seq: Tensor, user: Tensor | None = None) -> Tensor:
+        """Scores over the whole catalogue after the last position: ``[B, n_items + 1]``, column 0 = -inf."""
+        h = self(seq, user)[:, -1]
+        s = h @ self.item_embeddings().T
+        s[:, 0] = float("-inf")
+        return s
+
+    def loss(
+        self,
+        seq: Tensor,
+        targets: Tensor,
+        user: Tensor | None = None,
+        *,
+        kind: Literal["ce", "bce"] = "ce",
+        n_neg: int = 1,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Next-item training loss over every non-padding target slot.
+
+        Args:
+            seq: ``[B, T]`` inputs.
+            targets: ``[B, T]`` (no persona) or ``[B, T + 1]`` (persona) next items, 0 = no target.
+            user: as in :meth:`forward`.
+            kind: ``'ce'`` softmax cross-entropy over the whole catalogue; ``'bce'`` binary cross-entropy
+                with ``n_neg`` uniformly sampled negatives per target (the paper's original loss;
+                a negative equal to the target is re-drawn once, collisions with history are ignored).
+            n_neg: negatives per target for ``'bce'``.
+            generator: RNG for negative sampling.
+
+        Returns:
+            Mean loss (scalar).
+        """
+        h = self(seq, user)
+        if targets.shape != h.shape[:2]:
+            raise ValueError(f"targets have shape {tuple(targets.shape)}; expected {tuple(h.shape[:2])}")
+        sel = targets > 0
+        hs = h[sel]
+        y = targets[sel]
+        emb = self.item_embeddings()
+        if kind == "ce":
+            logits = hs @ emb.T
+            logits[:, 0] = float("-inf")
+            return F.cross_entropy(logits, y)
+        if kind != "bce":
+            raise ValueError(f"loss must be 'ce' or 'bce', got {kind!r}")
+        neg = torch.randint(1, self.n_items + 1, (len(y), n_neg), generator=generator, device="cpu").to(y.device)
+        clash = neg == y[:, None]
+        if clash.any():
+            redraw = torch.randint(1, self.n_items + 1, neg.shape, generator=generator, device="cpu").to(y.device)
+            neg = torch.where(clash, redraw, neg)
+        pos_logit = (hs * emb[y]).sum(-1)
+        neg_logit = torch.einsum("nd,nkd->nk", hs, emb[neg])
+        return F.binary_cross_entropy_with_logits(pos_logit, torch.ones_like(pos_logit)) + F.binary_cross_entropy_with_logits(
+            neg_logit, torch.zeros_like(neg_logit)
+        )

@@ -1,0 +1,512 @@
+"""User interaction sequences with a leave-one-out split, in the index space a sequence model uses.
+
+The input is a plain DataFrame (the lead reads it from the ``RATED`` relationships of the store) with
+columns ``user`` (str), ``item`` (str), ``pos`` (int, chronological position within the user) and
+``split`` (``train`` | ``valid`` | ``test``). :class:`Interactions` turns it into integer arrays:
+
+* items are indexed ``1..n_items`` (sorted ids); index ``0`` is padding;
+* users are indexed ``0..n_users-1`` (sorted ids);
+* per user, the chronological item array with a split code per position.
+
+What the model may see (the leakage rules, tested in ``tests/rec/test_leakage.py``):
+
+* training examples use ``split == 'train'`` items only;
+* the input for a validation target is the user's train items;
+* the input for a test target is the user's train + valid items (everything that precedes it).
+
+Session view: :func:`split_sessions` cuts each user's history where the gap between consecutive
+interactions exceeds ``gap_s``. An :class:`Interactions` built with a ``session`` column trains on each
+session separately and feeds the model only the current session (the items before the target inside
+its session); a persona token, when the model has one, links the session to its user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Split = Literal["train", "valid", "test"]
+InputSplit = Literal["valid", "test", "all"]
+
+TRAIN, VALID, TEST = 0, 1, 2
+_CODES = {"train": TRAIN, "valid": VALID, "test": TEST}
+REQUIRED_COLUMNS = ("user", "item", "pos", "split")
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Inputs and targets of one evaluation split, aligned by row.
+
+    Attributes:
+        users: user indices (rows of :attr:`Interactions.users`).
+        inputs: per user, the item indices the model reads (chronological; the session only, in
+            session mode).
+        history: per user, every item index known before the target (the seen-items set).
+        targets: per user, the target item index (``0`` when the user has no target in the split).
+    """
+
+    users: np.ndarray
+    inputs: list[np.ndarray]
+    history: list[np.ndarray]
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def subset(self, rows: np.ndarray | slice) -> EvalSet:
+        """The rows ``rows`` of this set (an index array or a slice)."""
+        idx = np.arange(len(self.users))[rows]
+        return EvalSet(
+            users=self.users[idx],
+            inputs=[self.inputs[i] for i in idx],
+            history=[self.history[i] for i in idx],
+            targets=self.targets[idx],
+        )
+
+
+@dataclass
+class Interactions:
+    """Chronological interactions per user, indexed for a sequence model.
+
+    Build with :meth:`from_frame`; the constructor takes already-validated arrays.
+
+    Attributes:
+        users: user ids; ``users[u]`` is the id of user index ``u``.
+        items: item ids; ``items[i - 1]`` is the id of item index ``i`` (index 0 is padding).
+        seqs: per user, item indices in chronological order.
+        codes: per user, the split code of each position (0 train, 1 valid, 2 test).
+        sessions: per user, a session number per position (non-decreasing), or ``None``.
+    """
+
+    users: list[str]
+    items: list[str]
+    seqs: list[np.ndarray]
+    codes: list[np.ndarray]
+    sessions: list[np.ndarray] | None = None
+    user_index: dict[str, int] = field(init=False, repr=False)
+    item_index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.user_index = {u: i for i, u in enumerate(self.users)}
+        self.item_index = {it: i + 1 for i, it in enumerate(self.items)}
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, session_col: str | None = None, source: str = "interactions") -> Interactions:
+        """Validate a DataFrame of interactions and index it.
+
+        Args:
+            df: columns ``user``, ``item``, ``pos``, ``split`` (+ ``session_col`` when given). Row order
+                does not matter; ``pos`` orders each user's history.
+            session_col: name of an integer session column (e.g. from :func:`split_sessions`); given,
+                the model works on sessions (see the module docstring).
+            source: a name for the data used in error messages (a file name, a store URI).
+
+        Returns:
+            The indexed interactions.
+
+        Raises:
+            ValueError: a column is missing, a split value is unknown, a ``(user, pos)`` pair repeats, a
+                user has more than one valid or test row, or a valid/test row does not come after all
+                of the user's train rows (the record is named in the message).
+        """
+        missing = [c for c in (*REQUIRED_COLUMNS, *([session_col] if session_col else [])) if c not in df.columns]
+        if missing:
+            raise ValueError(
+                f"{source}: missing column(s) {missing}; expected columns user, item, pos, split"
+                + (f", {session_col}" if session_col else "")
+            )
+        if len(df) == 0:
+            raise ValueError(f"{source}: no interactions")
+        d = pd.DataFrame(
+            {
+                "user": df["user"].astype(str).to_numpy(),
+                "item": df["item"].astype(str).to_numpy(),
+                "split": df["split"].to_numpy(),
+                "row": np.arange(len(df)),
+            }
+        )
+        d["code"] = d["split"].map(_CODES)
+        bad = d["code"].isna()
+        if bad.any():
+            r = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"{source}: record {r} (user {d['user'].iat[r]!r}): split {d['split'].iat[r]!r} is not one of "
+                "'train', 'valid', 'test'"
+            )
+        d["pos"] = _int_column(df["pos"], "pos", d, source)
+        if session_col:
+            d["session"] = _int_column(df[session_col], session_col, d, source)
+        d = d.sort_values(["user", "pos"], kind="stable").reset_index(drop=True)
+        dup = d.duplicated(["user", "pos"], keep="first")
+        if dup.any():
+            r = int(np.flatnonzero(dup.to_numpy())[0])
+            raise ValueError(
+                f"{source}: record {int(d['row'].iat[r])}: user {d['user'].iat[r]!r} has two interactions at "
+                f"pos {int(d['pos'].iat[r])}; pos must be unique per user (a chronological index 0..n-1)"
+            )
+
+        users = sorted(d["user"].unique().tolist())
+        items = sorted(d["item"].unique().tolist())
+        item_index = {it: i + 1 for i, it in enumerate(items)}
+        idx = d["item"].map(item_index).to_numpy(np.int64)
+        codes_all = d["code"].to_numpy(np.int8)
+        sess_all = d["session"].to_numpy(np.int64) if session_col else None
+        bounds = np.flatnonzero(d["user"].to_numpy()[1:] != d["user"].to_numpy()[:-1]) + 1
+        starts = np.concatenate([[0], bounds])
+        ends = np.concatenate([bounds, [len(d)]])
+        seqs: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        sessions: list[np.ndarray] | None = [] if session_col else None
+        for s, e in zip(starts, ends):
+            c = codes_all[s:e]
+            user = d["user"].iat[s]
+            for name, code in (("valid", VALID), ("test", TEST)):
+                where = np.flatnonzero(c == code)
+                if len(where) > 1:
+                    r = int(d["row"].iat[s + where[1]])
+                    raise ValueError(
+                        f"{source}: record {r}: user {user!r} has {len(where)} {name!r} rows; leave-one-out "
+                        f"allows at most one"
+                    )
+            # leave-one-out order: every train row precedes valid, valid precedes test
+            if not np.all(np.diff(c) >= 0):
+                r = int(d["row"].iat[s + int(np.flatnonzero(np.diff(c) < 0)[0]) + 1])
+                raise ValueError(
+                    f"{source}: record {r}: user {user!r} has a {('train', 'valid', 'test')[c[np.flatnonzero(np.diff(c) < 0)[0] + 1]]!r} "
+                    "interaction after a later split; expected train < valid < test in pos order"
+                )
+            seqs.append(idx[s:e])
+            codes.append(c.copy())
+            if sessions is not None and sess_all is not None:
+                ss = sess_all[s:e]
+                if not np.all(np.diff(ss) >= 0):
+                    r = int(d["row"].iat[s + int(np.flatnonzero(np.diff(ss) < 0)[0]) + 1])
+                    raise ValueError(
+                        f"{source}: record {r}: user {user!r}: {session_col} decreases along pos; sessions must "
+                        "be contiguous runs of the history"
+                    )
+                sessions.append(ss.copy())
+        return cls(users=users, items=items, seqs=seqs, codes=codes, sessions=sessions)
+
+    # ------------------------------------------------------------------ sizes and ids
+
+    @property
+    def n_users(self) -> int:
+        """Number of users."""
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (the catalogue); item indices run 1..n_items."""
+        return len(self.items)
+
+    @property
+    def session_mode(self) -> bool:
+        """True when the model works on sessions."""
+        return self.sessions is not None
+
+    def __len__(self) -> int:
+        return int(sum(len(s) for s in self.seqs))
+
+    def item_id(self, index: int) -> str:
+        """Item id of item index ``index`` (1..n_items)."""
+        if not 1 <= index <= self.n_items:
+            raise IndexError(f"item index {index} outside 1..{self.n_items}")
+        return self.items[index - 1]
+
+    def encode_items(self, items: Sequence[str], *, unknown: Literal["error", "skip"] = "error") -> np.ndarray:
+        """Item ids -> item indices.
+
+        Raises:
+            KeyError: an id is not in the catalogue and ``unknown='error'``.
+        """
+        out = []
+        missing = []
+        for it in items:
+            i = self.item_index.get(str(it))
+            if i is None:
+                missing.append(str(it))
+            else:
+                out.append(i)
+        if missing and unknown == "error":
+            raise KeyError(f"items not in the catalogue: {missing[:10]}{' …' if len(missing) > 10 else ''}")
+        return np.asarray(out, dtype=np.int64)
+
+    def encode_users(self, users: Sequence[str] | np.ndarray | str | None) -> np.ndarray:
+        """User ids (or already user indices) -> user indices; ``None`` means all users.
+
+        Raises:
+            KeyError: a user id is unknown.
+        """
+        if users is None:
+            return np.arange(self.n_users)
+        if isinstance(users, str):
+            users = [users]
+        arr = np.asarray(users)
+        if arr.dtype.kind in "iu":
+            if len(arr) and (arr.min() < 0 or arr.max() >= self.n_users):
+                raise IndexError(f"user index outside 0..{self.n_users - 1}")
+            return arr.astype(np.int64)
+        missing = [u for u in arr.tolist() if str(u) not in self.user_index]
+        if missing:
+            raise KeyError(f"users not in the interactions: {missing[:10]}{' …' if len(missing) > 10 else ''}")
+        return np.asarray([self.user_index[str(u)] for u in arr.tolist()], dtype=np.int64)
+
+    def fingerprint(self) -> str:
+        """A short hash of ids, sequences, splits and sessions (checkpoints refuse other data)."""
+        h = hashlib.sha256()
+        h.update("\x1f".join(self.users).encode())
+        h.update(b"\x1e")
+        h.update("\x1f".join(self.items).encode())
+        for k, (s, c) in enumerate(zip(self.seqs, self.codes)):
+            h.update(s.astype(np.int64).tobytes())
+            h.update(c.astype(np.int8).tobytes())
+            if self.sessions is not None:
+                h.update(self.sessions[k].astype(np.int64).tobytes())
+        return h.hexdigest()[:16]
+
+    # ------------------------------------------------------------------ vectors aligned to indices
+
+    def user_matrix(self, vecs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+        """Stack per-user vectors in user-index order.
+
+        Returns:
+            ``(matrix [n_users, d], missing user ids)``; a missing user's row is the mean of the others.
+
+        Raises:
+            ValueError: no user has a vector, or vectors differ in dimension.
+        """
+        return _stack(vecs, self.users, "user", pad_row=False)
+
+    def item_matrix(self, vecs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+        """Stack per-item vectors in item-index order, row 0 (padding) zeros.
+
+        Returns:
+            ``(matrix [n_items + 1, d], missing item ids)``; a missing item's row is the mean of the others.
+        """
+        return _stack(vecs, self.items, "item", pad_row=True)
+
+    # ------------------------------------------------------------------ model inputs
+
+    def train_sequences(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The training sequences: per user (or per session in session mode), its ``train`` items.
+
+        Returns:
+            ``(user index per sequence, item-index arrays)``; only ``split == 'train'`` positions appear.
+        """
+        users: list[int] = []
+        out: list[np.ndarray] = []
+        for u, (s, c) in enumerate(zip(self.seqs, self.codes)):
+            tr = c == TRAIN
+            if not tr.any():
+                continue
+            if self.sessions is None:
+                users.append(u)
+                out.append(s[tr])
+                continue
+            ss = self.sessions[u][tr]
+            items = s[tr]
+            cut = np.flatnonzero(np.diff(ss) != 0) + 1
+            for part in np.split(items, cut):
+                users.append(u)
+                out.append(part)
+        return np.asarray(users, dtype=np.int64), out
+
+    def targets(self, split: Literal["valid", "test"]) -> np.ndarray:
+        """Per user, the target item index of ``split`` (0 when the user has none)."""
+        code = _CODES[split]
+        out = np.zeros(self.n_users, dtype=np.int64)
+        for u, (s, c) in enumerate(zip(self.seqs, self.codes)):
+            w = np.flatnonzero(c == code)
+            if len(w):
+                out[u] = s[w[0]]
+        return out
+
+    def eval_set(self, split: InputSplit, users: Sequence[str] | np.ndarray | None = None, *, with_target: bool = True) -> EvalSet:
+        """Model inputs, seen items and targets for ``split``.
+
+        Args:
+            split: ``'valid'`` (inputs = train items), ``'test'`` (inputs = train + valid items) or
+                ``'all'`` (inputs = the whole history; no targets — for recommending the next item).
+            users: user ids or indices; ``None`` = every user.
+            with_target: keep only users that have a target in ``split`` (ignored for ``'all'``).
+
+        Returns:
+            The aligned :class:`EvalSet`.
+        """
+        uidx = self.encode_users(users)
+        limit = {"valid": VALID, "test": TEST, "all": TEST + 1}[split]
+        inputs: list[np.ndarray] = []
+        history: list[np.ndarray] = []
+        targets: list[int] = []
+        keep: list[int] = []
+        for u in uidx:
+            s, c = self.seqs[u], self.codes[u]
+            known = c < limit
+            t = np.flatnonzero(c == limit)
+            if split != "all" and with_target and not len(t):
+                continue
+            hist = s[known]
+            if self.sessions is None:
+                inp = hist
+            else:
+                ss = self.sessions[u]
+                # the target's session (or, without a target, the last known session)
+                cur = ss[t[0]] if len(t) else (ss[known][-1] if known.any() else -1)
+                inp = s[known & (ss == cur)]
+            keep.append(int(u))
+            inputs.append(inp)
+            history.append(hist)
+            targets.append(int(s[t[0]]) if len(t) else 0)
+        return EvalSet(
+            users=np.asarray(keep, dtype=np.int64),
+            inputs=inputs,
+            history=history,
+            targets=np.asarray(targets, dtype=np.int64),
+        )
+
+
+def pad_left(seqs: Sequence[np.ndarray], max_len: int, *, width: int | None = None) -> np.ndarray:
+    """Right-align the last ``max_len`` items of each sequence in a zero-padded int64 matrix.
+
+    Args:
+        seqs: item-index arrays.
+        max_len: items kept per sequence (the most recent ones).
+        width: matrix width; default the longest kept sequence (at least 1).
+
+    Returns:
+        ``[len(seqs), width]`` with each sequence ending in the last column.
+    """
+    lens = [min(len(s), max_len) for s in seqs]
+    w = width if width is not None else max([1, *lens])
+    out = np.zeros((len(seqs), w), dtype=np.int64)
+    for r, (s, n) in enumerate(zip(seqs, lens)):
+        n = min(n, w)
+        if n:
+            out[r, w - n :] = s[len(s) - n :]
+    return out
+
+
+def split_sessions(
+    df: pd.DataFrame, gap_s: float, *, ts: str = "ts", user: str = "user", pos: str = "pos", out: str = "session"
+) -> pd.DataFrame:
+    """Number each user's sessions: a new session starts after more than ``gap_s`` seconds of inactivity.
+
+    Args:
+        df: interactions with ``user``, ``pos`` and a timestamp column ``ts`` (unix seconds or datetime).
+        gap_s: inactivity gap in seconds; a gap strictly larger starts a new session.
+        ts, user, pos: column names.
+        out: name of the added column (session number per user, from 0).
+
+    Returns:
+        A copy of ``df`` (same row order) with the ``out`` column.
+
+    Raises:
+        ValueError: a column is missing, a timestamp is missing, or time runs backwards along ``pos``.
+    """
+    for c in (ts, user, pos):
+        if c not in df.columns:
+            raise ValueError(f"split_sessions: missing column {c!r}")
+    if gap_s <= 0:
+        raise ValueError(f"split_sessions: gap_s must be positive, got {gap_s}")
+    t = df[ts]
+    if pd.api.types.is_datetime64_any_dtype(t):
+        secs = (t - pd.Timestamp(0, tz=getattr(t.dt, "tz", None))).dt.total_seconds().to_numpy()
+    else:
+        secs = pd.to_numeric(t, errors="coerce").to_numpy(dtype=float)
+    if np.isnan(secs).any():
+        r = int(np.flatnonzero(np.isnan(secs))[0])
+        raise ValueError(f"split_sessions: record {r}: {ts!r} is missing or not a number ({df[ts].iat[r]!r})")
+    order = np.lexsort((df[pos].to_numpy(), df[user].astype(str).to_numpy()))
+    u = df[user].astype(str).to_numpy()[order]
+    s = secs[order]
+    new_user = np.ones(len(order), dtype=bool)
+    new_user[1:] = u[1:] != u[:-1]
+    gap = np.zeros(len(order))
+    gap[1:] = s[1:] - s[:-1]
+    back = (~new_user) & (gap < 0)
+    if back.any():
+        r = int(order[np.flatnonzero(back)[0]])
+        raise ValueError(f"split_sessions: record {r}: user {u[np.flatnonzero(back)[0]]!r}: {ts!r} decreases along {pos!r}")
+    start = new_user | (gap > gap_s)
+    counter = np.cumsum(start)
+    first = np.maximum.accumulate(np.where(new_user, counter, 0))
+    res = df.copy()
+    sess = np.empty(len(order), dtype=np.int64)
+    sess[order] = counter - first
+    res[out] = sess
+    return res
+
+
+def leave_one_out(
+    df: pd.DataFrame, *, by: str | list[str] = "ts", user: str = "user", item: str = "item", min_interactions: int = 3
+) -> pd.DataFrame:
+    """Assign ``pos`` and ``split`` the way the store does: last = test, second-last = valid.
+
+    Users with fewer than ``min_interactions`` interactions keep everything in train. Ties in ``by`` are
+    broken by item id, so the order is deterministic (ML-100K has many equal timestamps).
+
+    Returns:
+        A copy sorted by user and ``pos`` with ``pos`` (0..n-1) and ``split`` columns.
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    for c in (user, item, *keys):
+        if c not in df.columns:
+            raise ValueError(f"leave_one_out: missing column {c!r}")
+    d = df.copy()
+    d["_u"] = d[user].astype(str)
+    d["_i"] = d[item].astype(str)
+    d = d.sort_values(["_u", *keys, "_i"], kind="stable").reset_index(drop=True)
+    d["pos"] = d.groupby("_u").cumcount()
+    n = d.groupby("_u")["pos"].transform("size")
+    split = np.full(len(d), "train", dtype=object)
+    ok = (n >= min_interactions).to_numpy()
+    split[ok & (d["pos"] == n - 1).to_numpy()] = "test"
+    split[ok & (d["pos"] == n - 2).to_numpy()] = "valid"
+    d["split"] = split
+    return d.drop(columns=["_u", "_i"])
+
+
+def _int_column(col: pd.Series, name: str, d: pd.DataFrame, source: str) -> np.ndarray:
+    vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(vals) | (vals != np.round(vals))
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{source}: record {r} (user {d['user'].iat[r]!r}): {name} {col.iat[r]!r} is not an integer"
+        )
+    return vals.astype(np.int64)
+
+
+def _stack(vecs: Mapping[str, np.ndarray], ids: list[str], what: str, *, pad_row: bool) -> tuple[np.ndarray, list[str]]:
+    present = [v for k, v in vecs.items()]
+    if not present:
+        raise ValueError(f"no {what} vectors given")
+    dims = {np.asarray(v).reshape(-1).shape[0] for v in present}
+    if len(dims) != 1:
+        raise ValueError(f"{what} vectors differ in dimension: {sorted(dims)}")
+    d = dims.pop()
+    rows = []
+    missing = []
+    for i in ids:
+        v = vecs.get(i)
+        if v is None:
+            missing.append(i)
+            rows.append(None)
+        else:
+            rows.append(np.asarray(v, dtype=np.float32).reshape(-1))
+    have = [r for r in rows if r is not None]
+    if not have:
+        raise ValueError(f"none of the {len(ids)} {what}s has a vector (ids do not match?)")
+    mean = np.mean(have, axis=0).astype(np.float32)
+    mat = np.stack([r if r is not None else mean for r in rows]).astype(np.float32)
+    if pad_row:
+        mat = np.concatenate([np.zeros((1, d), dtype=np.float32), mat])
+    return mat, missing
