@@ -8,6 +8,7 @@ time, which either understands it or produces the syntax error reported for that
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 import rdflib
@@ -24,54 +25,26 @@ class Triple(NamedTuple):
     lang: str | None  # language tag of a literal, else None
 
 
-def _iri_ok(iri: str) -> bool:
-    # IRIREF forbids spaces, quotes and angle brackets; an empty IRI is no resource either
-    return bool(iri) and " " not in iri and '"' not in iri and "<" not in iri and "\t" not in iri
+# One regular expression for the common statement shapes (matching in C is ~2x faster than slicing):
+# <s> <p> <o> .   and   <s> <p> "literal"(@lang | ^^<datatype>)? .   without escapes.
+_IRI = r'<([^<>"{}|^`\\\x00-\x20]+)>'
+_LINE = re.compile(
+    r"[ \t]*" + _IRI + r"[ \t]+" + _IRI + r"[ \t]+"
+    r'(?:' + _IRI + r'|"([^"\\\n\r]*)"(?:@([a-zA-Z]+(?:-[a-zA-Z0-9]+)*)|\^\^<[^<>"{}|^`\\\x00-\x20]+>)?)'
+    r"[ \t]*\.[ \t]*$"
+)
+match_line = _LINE.match
 
 
 def parse_fast(line: str) -> Triple | None:
-    """Parse one stripped, non-comment N-Triples line; None when the fast path cannot decide."""
-    if line[0] != "<" or "\\" in line:
+    """Parse one N-Triples line; None when the fast path cannot decide (escapes, blank nodes, errors)."""
+    m = match_line(line)
+    if m is None:
         return None
-    i = line.find(">", 1)
-    if i < 0:
-        return None
-    s = line[1:i]
-    rest = line[i + 1 :].lstrip()
-    if not rest or rest[0] != "<":
-        return None
-    j = rest.find(">", 1)
-    if j < 0:
-        return None
-    p = rest[1:j]
-    rest = rest[j + 1 :].lstrip()
-    if not rest.endswith(".") or not _iri_ok(s) or not _iri_ok(p):
-        return None
-    body = rest[:-1].rstrip()
-    if not body:
-        return None
-    c = body[0]
-    if c == "<":
-        if body[-1] != ">":
-            return None
-        o = body[1:-1]
-        if not _iri_ok(o):
-            return None
+    s, p, o, lit, lang = m.groups()
+    if o is not None:
         return Triple(s, p, o, False, None)
-    if c == '"':
-        k = body.find('"', 1)
-        if k < 0:
-            return None
-        value = body[1:k]
-        suffix = body[k + 1 :]
-        if not suffix:
-            return Triple(s, p, value, True, None)
-        if suffix[0] == "@" and len(suffix) > 1 and " " not in suffix:
-            return Triple(s, p, value, True, suffix[1:].lower())
-        if suffix.startswith("^^<") and suffix.endswith(">") and _iri_ok(suffix[3:-1]):
-            return Triple(s, p, value, True, None)
-        return None
-    return None
+    return Triple(s, p, lit, True, lang.lower() if lang else None)
 
 
 class _Sink:

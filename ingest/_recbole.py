@@ -13,8 +13,10 @@ from .errors import InputError, RecordPolicy, show
 RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
 
 
-def read_header(path: Path, text: str, known: Mapping[str, str], required: tuple[str, ...]) -> dict[str, int]:
-    """Parse a RecBole header line (tab-separated ``name:type``) into {name: column index}.
+def read_header(
+    path: Path, text: str, known: Mapping[str, str], required: tuple[str, ...]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Parse a RecBole header line (tab-separated ``name:type``) into {name: column index}, {name: type}.
 
     Args:
         path: The file (for errors).
@@ -27,6 +29,7 @@ def read_header(path: Path, text: str, known: Mapping[str, str], required: tuple
             one is missing. The message names the header.
     """
     cols: dict[str, int] = {}
+    types: dict[str, str] = {}
     expect = "a header of tab-separated name:type columns among " + ", ".join(known)
     for i, field in enumerate(text.split("\t")):
         name, sep, typ = field.strip().partition(":")
@@ -39,10 +42,11 @@ def read_header(path: Path, text: str, known: Mapping[str, str], required: tuple
         if name in cols:
             raise InputError(path, 1, expect, f"column {show(name)} twice")
         cols[name] = i
+        types[name] = typ
     missing = [r for r in required if r not in cols]
     if missing:
         raise InputError(path, 1, expect + f", including {', '.join(required)}", f"no column {missing[0]!r}")
-    return cols
+    return cols, types
 
 
 def iter_table(
@@ -51,8 +55,8 @@ def iter_table(
     known: Mapping[str, str],
     required: tuple[str, ...],
     what: str,
-) -> tuple[dict[str, int], Iterator[tuple[int, str, list[str]]]]:
-    """Open a RecBole atomic file: its header and an iterator of (line, raw, fields) with the right width.
+) -> tuple[dict[str, int], dict[str, str], Iterator[tuple[int, str, list[str]]]]:
+    """Open a RecBole atomic file: column indexes, column types, and an iterator of (line, raw, fields).
 
     Rows with the wrong number of fields go to ``policy``.
     """
@@ -63,9 +67,8 @@ def iter_table(
     except StopIteration:  # pragma: no cover - iter_lines raises on empty files
         raise InputError(path, None, what, "an empty file") from None
     if lineno != 1:
-        header_line_error = InputError(path, lineno, "the header on line 1", "blank lines before it")
-        raise header_line_error
-    cols = read_header(path, header, known, required)
+        raise InputError(path, lineno, "the header on line 1", "blank lines before it")
+    cols, types = read_header(path, header, known, required)
     width = len(header.split("\t"))
     names = ", ".join(sorted(cols, key=cols.__getitem__))
 
@@ -77,29 +80,32 @@ def iter_table(
                 continue
             yield n, text, fields
 
-    return cols, rows()
+    return cols, types, rows()
 
 
 _LINK_COLS = {"item_id": "item id", "entity_id": "entity IRI or res:NAME"}
 
 
-def read_link(path: str | PathLike[str], policy: RecordPolicy) -> dict[str, str]:
+def read_link(path: str | PathLike[str], policy: RecordPolicy, *, tokens_ok: bool = False) -> dict[str, str]:
     """Read a RecBole ``.link`` file: ``item_id:token<TAB>entity_id:token``.
 
     Entity values are full IRIs or ``res:X`` (= ``http://dbpedia.org/resource/X``), kept verbatim
-    otherwise (no re-encoding, so they match the IRIs of DBpedia dumps).
+    otherwise (no re-encoding, so they match the IRIs of DBpedia dumps). With ``tokens_ok`` any other
+    non-empty value is accepted as an entity token (RecBole ``.kg`` files may use plain tokens).
 
     Returns:
         {item id: entity IRI}. A repeated item id with the same IRI is ignored; with a different IRI it
         is a bad record (the first one is kept when skipping).
     """
     path = Path(path)
-    cols, rows = iter_table(path, policy, _LINK_COLS, ("item_id", "entity_id"), "a RecBole .link file")
+    cols, _types, rows = iter_table(path, policy, _LINK_COLS, ("item_id", "entity_id"), "a RecBole .link file")
     ci, ce = cols["item_id"], cols["entity_id"]
     out: dict[str, str] = {}
     for n, text, f in rows:
         item = f[ci]
         iri = expand_entity(f[ce])
+        if iri is None and tokens_ok and f[ce].strip():
+            iri = f[ce].strip()
         if not item or iri is None:
             got = "an empty item id" if not item else show(f[ce])
             policy.bad(InputError(path, n, "an item id and an entity IRI (http://…) or res:NAME", got), text)

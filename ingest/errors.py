@@ -96,6 +96,10 @@ class RecordPolicy:
     def finish(self, stats: dict[str, Any]) -> None:
         """Record the number of skipped records in ``stats`` and write (replace) the rejects file."""
         stats["skipped"] = stats.get("skipped", 0) + len(self.records)
+        files: dict[str, int] = {}
+        for rec in self.records:
+            files.setdefault(rec["file"], len(files))
+        self.records.sort(key=lambda r: (files[r["file"]], r["line"] or 0))
         if self.rejects is not None and self.skip_invalid:
             self.rejects.parent.mkdir(parents=True, exist_ok=True)
             with self.rejects.open("w", encoding="utf-8") as fh:

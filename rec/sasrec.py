@@ -61,7 +61,9 @@ class _SelfAttention(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, t, h = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(y.transpose(1, 2).reshape(b, t, h))
 
 
@@ -106,11 +108,18 @@ class SASRec(nn.Module):
         d_user: user vector size; for ``'learned'`` default ``hidden``, for ``'fixed'`` the table's width.
         user_table: ``[n_users, d_user]`` fixed user vectors (``'fixed'``).
 
+    Attributes:
+        fixed_users: the ``'fixed'`` user vectors (a buffer: saved, moved with the module, not trained).
+        item_text: the text vectors (a buffer), when given.
+
     Example:
         >>> m = SASRec(100, max_len=20, hidden=32)
         >>> m(torch.tensor([[0, 3, 7]])).shape
         torch.Size([1, 3, 32])
     """
+
+    fixed_users: Tensor
+    item_text: Tensor
 
     def __init__(
         self,
@@ -139,7 +148,9 @@ class SASRec(nn.Module):
         self.text_proj: nn.Linear | None = None
         if item_text is not None:
             if item_text.shape[0] != n_items + 1:
-                raise ValueError(f"item_text has {item_text.shape[0]} rows; expected n_items + 1 = {n_items + 1}")
+                raise ValueError(
+                    f"item_text has {item_text.shape[0]} rows; expected n_items + 1 = {n_items + 1}"
+                )
             self.register_buffer("item_text", item_text.float().clone(), persistent=True)
             self.text_proj = nn.Linear(item_text.shape[1], hidden, bias=False)
         self.user_table: nn.Embedding | None = None
@@ -227,14 +238,17 @@ class SASRec(nn.Module):
             raise ValueError(f"sequence window {t} longer than max_len {self.max_len}")
         emb = self.item_embeddings()
         pos = torch.arange(self.max_len - t, self.max_len, device=seq.device)
-        x = emb[seq] * math.sqrt(self.hidden) + self.pos_emb(pos)[None]
+        # F.embedding, not emb[seq]: advanced-index backward accumulates in a thread-dependent order on CPU
+        x = F.embedding(seq, emb) * math.sqrt(self.hidden) + self.pos_emb(pos)[None]
         valid = seq > 0
         if self.has_user:
             if user is None:
                 raise ValueError("this SASRec has a persona token: pass user indices or user vectors")
             uvec = self.user_vectors(user) if not torch.is_floating_point(user) else user
             if uvec.shape != (b, self.d_user):
-                raise ValueError(f"user vectors have shape {tuple(uvec.shape)}; expected ({b}, {self.d_user})")
+                raise ValueError(
+                    f"user vectors have shape {tuple(uvec.shape)}; expected ({b}, {self.d_user})"
+                )
             assert self.user_proj is not None and self.user_type is not None
             tok = self.user_proj(uvec.to(x.dtype)) + self.user_type
             x = torch.cat([tok[:, None], x], dim=1)
@@ -297,13 +311,17 @@ class SASRec(nn.Module):
             return F.cross_entropy(logits, y)
         if kind != "bce":
             raise ValueError(f"loss must be 'ce' or 'bce', got {kind!r}")
-        neg = torch.randint(1, self.n_items + 1, (len(y), n_neg), generator=generator, device="cpu").to(y.device)
+        neg = torch.randint(1, self.n_items + 1, (len(y), n_neg), generator=generator, device="cpu").to(
+            y.device
+        )
         clash = neg == y[:, None]
         if clash.any():
-            redraw = torch.randint(1, self.n_items + 1, neg.shape, generator=generator, device="cpu").to(y.device)
+            redraw = torch.randint(1, self.n_items + 1, neg.shape, generator=generator, device="cpu").to(
+                y.device
+            )
             neg = torch.where(clash, redraw, neg)
-        pos_logit = (hs * emb[y]).sum(-1)
-        neg_logit = torch.einsum("nd,nkd->nk", hs, emb[neg])
-        return F.binary_cross_entropy_with_logits(pos_logit, torch.ones_like(pos_logit)) + F.binary_cross_entropy_with_logits(
-            neg_logit, torch.zeros_like(neg_logit)
-        )
+        pos_logit = (hs * F.embedding(y, emb)).sum(-1)
+        neg_logit = torch.einsum("nd,nkd->nk", hs, F.embedding(neg, emb))
+        return F.binary_cross_entropy_with_logits(
+            pos_logit, torch.ones_like(pos_logit)
+        ) + F.binary_cross_entropy_with_logits(neg_logit, torch.zeros_like(neg_logit))

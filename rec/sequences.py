@@ -98,7 +98,9 @@ class Interactions:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, *, session_col: str | None = None, source: str = "interactions") -> Interactions:
+    def from_frame(
+        cls, df: pd.DataFrame, *, session_col: str | None = None, source: str = "interactions"
+    ) -> Interactions:
         """Validate a DataFrame of interactions and index it.
 
         Args:
@@ -116,7 +118,9 @@ class Interactions:
                 user has more than one valid or test row, or a valid/test row does not come after all
                 of the user's train rows (the record is named in the message).
         """
-        missing = [c for c in (*REQUIRED_COLUMNS, *([session_col] if session_col else [])) if c not in df.columns]
+        missing = [
+            c for c in (*REQUIRED_COLUMNS, *([session_col] if session_col else [])) if c not in df.columns
+        ]
         if missing:
             raise ValueError(
                 f"{source}: missing column(s) {missing}; expected columns user, item, pos, split"
@@ -176,11 +180,13 @@ class Interactions:
                         f"allows at most one"
                     )
             # leave-one-out order: every train row precedes valid, valid precedes test
-            if not np.all(np.diff(c) >= 0):
-                r = int(d["row"].iat[s + int(np.flatnonzero(np.diff(c) < 0)[0]) + 1])
+            drops = np.flatnonzero(np.diff(c) < 0)
+            if len(drops):
+                j = int(drops[0]) + 1
                 raise ValueError(
-                    f"{source}: record {r}: user {user!r} has a {('train', 'valid', 'test')[c[np.flatnonzero(np.diff(c) < 0)[0] + 1]]!r} "
-                    "interaction after a later split; expected train < valid < test in pos order"
+                    f"{source}: record {int(d['row'].iat[s + j])}: user {user!r} has a "
+                    f"{('train', 'valid', 'test')[c[j]]!r} interaction after a later split; expected "
+                    "train < valid < test in pos order"
                 )
             seqs.append(idx[s:e])
             codes.append(c.copy())
@@ -221,7 +227,9 @@ class Interactions:
             raise IndexError(f"item index {index} outside 1..{self.n_items}")
         return self.items[index - 1]
 
-    def encode_items(self, items: Sequence[str], *, unknown: Literal["error", "skip"] = "error") -> np.ndarray:
+    def encode_items(
+        self, items: Sequence[str], *, unknown: Literal["error", "skip"] = "error"
+    ) -> np.ndarray:
         """Item ids -> item indices.
 
         Raises:
@@ -256,7 +264,9 @@ class Interactions:
             return arr.astype(np.int64)
         missing = [u for u in arr.tolist() if str(u) not in self.user_index]
         if missing:
-            raise KeyError(f"users not in the interactions: {missing[:10]}{' …' if len(missing) > 10 else ''}")
+            raise KeyError(
+                f"users not in the interactions: {missing[:10]}{' …' if len(missing) > 10 else ''}"
+            )
         return np.asarray([self.user_index[str(u)] for u in arr.tolist()], dtype=np.int64)
 
     def fingerprint(self) -> str:
@@ -329,7 +339,9 @@ class Interactions:
                 out[u] = s[w[0]]
         return out
 
-    def eval_set(self, split: InputSplit, users: Sequence[str] | np.ndarray | None = None, *, with_target: bool = True) -> EvalSet:
+    def eval_set(
+        self, split: InputSplit, users: Sequence[str] | np.ndarray | None = None, *, with_target: bool = True
+    ) -> EvalSet:
         """Model inputs, seen items and targets for ``split``.
 
         Args:
@@ -395,7 +407,13 @@ def pad_left(seqs: Sequence[np.ndarray], max_len: int, *, width: int | None = No
 
 
 def split_sessions(
-    df: pd.DataFrame, gap_s: float, *, ts: str = "ts", user: str = "user", pos: str = "pos", out: str = "session"
+    df: pd.DataFrame,
+    gap_s: float,
+    *,
+    ts: str = "ts",
+    user: str = "user",
+    pos: str = "pos",
+    out: str = "session",
 ) -> pd.DataFrame:
     """Number each user's sessions: a new session starts after more than ``gap_s`` seconds of inactivity.
 
@@ -434,7 +452,9 @@ def split_sessions(
     back = (~new_user) & (gap < 0)
     if back.any():
         r = int(order[np.flatnonzero(back)[0]])
-        raise ValueError(f"split_sessions: record {r}: user {u[np.flatnonzero(back)[0]]!r}: {ts!r} decreases along {pos!r}")
+        raise ValueError(
+            f"split_sessions: record {r}: user {u[np.flatnonzero(back)[0]]!r}: {ts!r} decreases along {pos!r}"
+        )
     start = new_user | (gap > gap_s)
     counter = np.cumsum(start)
     first = np.maximum.accumulate(np.where(new_user, counter, 0))
@@ -446,7 +466,12 @@ def split_sessions(
 
 
 def leave_one_out(
-    df: pd.DataFrame, *, by: str | list[str] = "ts", user: str = "user", item: str = "item", min_interactions: int = 3
+    df: pd.DataFrame,
+    *,
+    by: str | list[str] = "ts",
+    user: str = "user",
+    item: str = "item",
+    min_interactions: int = 3,
 ) -> pd.DataFrame:
     """Assign ``pos`` and ``split`` the way the store does: last = test, second-last = valid.
 
@@ -485,16 +510,18 @@ def _int_column(col: pd.Series, name: str, d: pd.DataFrame, source: str) -> np.n
     return vals.astype(np.int64)
 
 
-def _stack(vecs: Mapping[str, np.ndarray], ids: list[str], what: str, *, pad_row: bool) -> tuple[np.ndarray, list[str]]:
-    present = [v for k, v in vecs.items()]
+def _stack(
+    vecs: Mapping[str, np.ndarray], ids: list[str], what: str, *, pad_row: bool
+) -> tuple[np.ndarray, list[str]]:
+    present = list(vecs.values())
     if not present:
         raise ValueError(f"no {what} vectors given")
     dims = {np.asarray(v).reshape(-1).shape[0] for v in present}
     if len(dims) != 1:
         raise ValueError(f"{what} vectors differ in dimension: {sorted(dims)}")
     d = dims.pop()
-    rows = []
-    missing = []
+    rows: list[np.ndarray | None] = []
+    missing: list[str] = []
     for i in ids:
         v = vecs.get(i)
         if v is None:

@@ -10,7 +10,7 @@
 #
 # Environment (defaults in brackets):
 #   NEO4J_PORT [7687]  NEO4J_HOST [127.0.0.1]  NEO4J_HOME_DIR [<repo>/.neo4j]  NEO4J_PASSWORD [persona-kg]
-#   NEO4J_HEAP [1g]  NEO4J_PAGECACHE [512m]  NEO4J_TX_MAX [2g]  NEO4J_START_TIMEOUT [180]
+#   NEO4J_HEAP [2g]  NEO4J_PAGECACHE [512m]  NEO4J_TX_MAX [2g]  NEO4J_START_TIMEOUT [180]
 #   NEO4J_STOP_TIMEOUT [60]  JAVA [java]  MVN [mvn]
 # Files under NEO4J_HOME_DIR: data/ (store, auth, debug logs), neo4j.pid, neo4j.log (launcher output).
 # The password of user "neo4j" is set from NEO4J_PASSWORD at every start.
@@ -42,6 +42,14 @@ running_pid() {
   echo "$pid"
 }
 
+# The launcher's failure line and root cause (a Java stack trace buries them), then the log's tail.
+log_excerpt() {
+  grep -m1 'FAILED' "$LOG" || true
+  grep 'Caused by' "$LOG" | tail -n 1 || true
+  echo '...'
+  tail -n 15 "$LOG"
+}
+
 bolt_open() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
 
 needs_build() {
@@ -59,7 +67,7 @@ cmd_build() {
     die "Neo4j is running (pid $pid) from the jars being rebuilt: run '$0 stop' first"
   fi
   say "building launcher (first build downloads Neo4j from Maven Central into ~/.m2)"
-  (cd "$LAUNCHER" && "$MVN" -q -B package) || die "mvn package failed in $LAUNCHER"
+  (cd "$LAUNCHER" && "$MVN" -q -B -Dstyle.color=never package) || die "mvn package failed in $LAUNCHER"
   touch "$JAR"
 }
 
@@ -79,7 +87,7 @@ cmd_start() {
   # setsid: the server outlives the shell that started it and ignores its Ctrl-C; stop it with 'stop'.
   # shellcheck disable=SC2086
   NEO4J_HOST="$HOST" NEO4J_PORT="$PORT" NEO4J_DATA_DIR="$DATA" nohup setsid "$JAVA" \
-    -Xms256m -Xmx"${NEO4J_HEAP:-1g}" -XX:+UseG1GC -XX:-OmitStackTraceInFastThrow -XX:+DisableExplicitGC \
+    -Xms"${NEO4J_HEAP:-2g}" -Xmx"${NEO4J_HEAP:-2g}" -XX:+UseG1GC -XX:-OmitStackTraceInFastThrow -XX:+DisableExplicitGC \
     -Djdk.nio.maxCachedBufferSize=1024 -Dio.netty.tryReflectionSetAccessible=true -Dlog4j2.disable.jmx=true \
     --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED \
     --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
@@ -90,8 +98,8 @@ cmd_start() {
   while :; do
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$PIDFILE"
-      printf 'neo4j.sh: error: Neo4j exited during start; last lines of %s:\n' "$LOG" >&2
-      tail -n 40 "$LOG" >&2
+      printf 'neo4j.sh: error: Neo4j exited during start; from %s:\n' "$LOG" >&2
+      log_excerpt >&2
       exit 1
     fi
     if grep -q '^READY ' "$LOG" && bolt_open; then
@@ -100,7 +108,7 @@ cmd_start() {
     if ((waited >= timeout)); then
       printf 'neo4j.sh: error: Bolt not accepting connections on %s:%s after %ss; last lines of %s:\n' \
         "$HOST" "$PORT" "$timeout" "$LOG" >&2
-      tail -n 40 "$LOG" >&2
+      log_excerpt >&2
       cmd_stop >&2 || true
       exit 1
     fi

@@ -18,6 +18,7 @@ import org.neo4j.configuration.helpers.SocketAddress;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.GraphDatabaseService;
+import org.neo4j.graphdb.QueryExecutionException;
 import org.neo4j.graphdb.Result;
 import org.neo4j.graphdb.Transaction;
 
@@ -123,10 +124,7 @@ public final class Launcher {
         }, "neo4j-launcher-shutdown"));
 
         GraphDatabaseService system = dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME);
-        // The embedded API runs with full privileges, so it can set the password the clients will use;
-        // CHANGE NOT REQUIRED lets drivers run queries at once instead of being asked to change it.
-        system.executeTransactionally(
-                "ALTER USER neo4j SET PASSWORD $pw CHANGE NOT REQUIRED", Map.of("pw", password));
+        setPassword(system, password);
         String version = neo4jVersion(system);
         // Bolt is bound during build(); the default database must be online before clients use it.
         GraphDatabaseService neo4j = dbms.database(GraphDatabaseSettings.DEFAULT_DATABASE_NAME);
@@ -138,6 +136,23 @@ public final class Launcher {
                 version, host, port, data, ms, ProcessHandle.current().pid());
         System.out.flush();
         stopped.await();
+    }
+
+    /**
+     * Makes NEO4J_PASSWORD the password of user neo4j. The embedded API runs with full privileges, so it
+     * can; CHANGE NOT REQUIRED lets drivers run queries at once instead of being told to change it.
+     */
+    private static void setPassword(GraphDatabaseService system, String password) {
+        try {
+            system.executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD $pw CHANGE NOT REQUIRED", Map.of("pw", password));
+        } catch (QueryExecutionException e) {
+            // Neo4j refuses to "change" a password to the one it already has: the usual restart case.
+            if (!String.valueOf(e.getMessage()).contains("Old password and new password cannot be the same")) {
+                throw e;
+            }
+            system.executeTransactionally("ALTER USER neo4j SET PASSWORD CHANGE NOT REQUIRED");
+        }
     }
 
     private static String neo4jVersion(GraphDatabaseService system) {

@@ -1,0 +1,10 @@
+// Explorer: attribute nodes reached from a user's training items (one row per item→attribute edge).
+// The dialects name a node's label and a relationship's type differently (label() vs labels()/type()).
+// @embedded
+MATCH (u:User {id: $id})-[r:RATED]->(i:Item)-[e]->(a)
+WHERE r.split = 'train' AND label(a) <> 'Item' AND label(a) <> 'User'
+RETURN i.id AS item, label(e) AS rel, label(a) AS label, a.id AS attr, a.name AS name
+// @neo4j
+MATCH (u:User {id: $id})-[r:RATED]->(i:Item)-[e]->(a)
+WHERE r.split = 'train' AND NOT a:Item AND NOT a:User
+RETURN i.id AS item, type(e) AS rel, labels(a)[0] AS label, a.id AS attr, a.name AS name

@@ -1,0 +1,3 @@
+// Every user node (persona export). Returns: id.
+MATCH (u:User)
+RETURN u.id AS id

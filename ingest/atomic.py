@@ -1,0 +1,335 @@
+"""RecBole atomic files (``PREFIX.inter`` + optional ``.item``, ``.user``, ``.kg``, ``.link``) → frames.
+
+Zhao et al., "RecBole: Towards a Unified, Comprehensive and Efficient Framework for Recommendation
+Algorithms", CIKM 2021 (file format); Wang et al., "Amazon-KG: A Knowledge Graph Enhanced
+Cross-Domain Recommendation Dataset", SIGIR 2024 (the Amazon-KG files this is tested on).
+
+Each file starts with a header of tab-separated ``name:type`` columns. Recognised columns:
+
+* ``.inter``: ``user_id``, ``item_id`` (required), ``rating``, ``timestamp``. Without ``timestamp`` the
+  file order of a user's rows is taken as chronological (``RATED.ts`` is then null).
+* ``.item``: ``item_id`` (required), ``title`` / ``movie_title``, ``description``, ``year`` /
+  ``release_year``, ``genre`` / ``class`` (→ ``Genre``), ``categories`` (→ ``Category``), ``brand``
+  (→ ``Brand``); ``price``, ``sales_rank`` and ``sales_type`` are recognised and ignored. Columns typed
+  ``token_seq`` hold space-separated tokens (RecBole's separator); ``_`` in such a token is a space.
+* ``.user``: ``user_id`` (required), ``age``, ``gender``, ``occupation``; ``zip_code`` is ignored.
+* ``.kg``: ``head_id``, ``relation_id``, ``tail_id``. Entities are IRIs, ``res:X``, or plain tokens;
+  relations are IRIs, prefixed names (``dbo:director``, ``dct:subject``), or bare names matched to the
+  predicate table (``director``, ``directed_by``, ``subject_is`` …, see :func:`relation_iri`).
+* ``.link``: ``item_id``, ``entity_id``.
+
+Any other column name is an error that names the header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from persona.kgstore.frames import GraphFrames
+from persona.kgstore.schema import PREDICATES
+
+from ._common import PathArg, as_paths, check_endpoints, merge_frames, restrict_links
+from ._io import parse_float, parse_int
+from ._ntriples import Triple
+from ._recbole import iter_table, read_link
+from ._text import expand_entity, guess_domain, iri_name
+from .errors import InputError, RecordPolicy
+from .rdf import frames_from_index, index_files, index_triples
+from .sequences import finish_interactions
+
+_INTER_COLS = {"user_id": "user", "item_id": "item", "rating": "rating", "timestamp": "unix time"}
+_ITEM_COLS = {
+    "item_id": "item",
+    "title": "title",
+    "movie_title": "title",
+    "description": "text",
+    "year": "year",
+    "release_year": "year",
+    "genre": "genres",
+    "class": "genres",
+    "categories": "categories",
+    "brand": "brand",
+    "price": "ignored",
+    "sales_rank": "ignored",
+    "sales_type": "ignored",
+}
+_USER_COLS = {"user_id": "user", "age": "age", "gender": "gender", "occupation": "occupation", "zip_code": "ignored"}
+_KG_COLS = {"head_id": "head entity", "relation_id": "relation", "tail_id": "tail entity"}
+
+_NAMESPACES = {
+    "dbo:": "http://dbpedia.org/ontology/",
+    "dbp:": "http://dbpedia.org/property/",
+    "dct:": "http://purl.org/dc/terms/",
+    "dcterms:": "http://purl.org/dc/terms/",
+    "rdfs:": "http://www.w3.org/2000/01/rdf-schema#",
+    "foaf:": "http://xmlns.com/foaf/0.1/",
+}
+# Relation names of the Amazon-KG paper (Wang et al. 2024) that differ from the DBpedia local name.
+_ALIASES = {"directed_by": "director", "got_award": "award", "subject": "subject", "musiccomposer": "musicComposer"}
+
+
+def relation_iri(name: str) -> str:
+    """The predicate IRI for a ``.kg`` relation id.
+
+    Full IRIs and prefixed names (``dbo:``, ``dbp:``, ``dct:``, ``rdfs:``, ``foaf:``) are expanded;
+    bare names are matched, case-insensitively and without a trailing ``_is``, against the local names
+    of :data:`~persona.kgstore.schema.PREDICATES` (``writer_is`` → ``dbo:writer``, ``subject_is`` →
+    ``dct:subject``, ``directed_by`` → ``dbo:director``). Anything else is returned unchanged and ends up
+    as ``RELATED_TO {predicate: name}``.
+    """
+    v = name.strip()
+    if v.startswith("<") and v.endswith(">"):
+        v = v[1:-1]
+    if v.startswith(("http://", "https://")):
+        return v
+    for prefix, ns in _NAMESPACES.items():
+        if v.startswith(prefix):
+            return ns + v[len(prefix) :]
+    base = v[:-3] if v.lower().endswith("_is") else v
+    base = _ALIASES.get(base.lower(), base)
+    for iri in PREDICATES:
+        local = iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+        if local.lower() == base.lower():
+            return iri
+    return v
+
+
+def _files(prefix: Path) -> dict[str, Path]:
+    if prefix.is_dir():  # RecBole dataset folder: NAME/NAME.inter
+        prefix = prefix / prefix.name
+    return {ext: prefix.with_name(prefix.name + "." + ext) for ext in ("inter", "item", "user", "kg", "link")}
+
+
+def read_atomic(
+    prefix: str | PathLike[str],
+    *,
+    rdf: PathArg | Sequence[PathArg] = (),
+    hops: int = 1,
+    k_core: int = 0,
+    skip_invalid: bool = False,
+    rejects: str | PathLike[str] | None = None,
+    domain: str | None = None,
+) -> GraphFrames:
+    """Read a RecBole atomic dataset (see the module doc for the columns).
+
+    ``Item.title`` comes from ``.item``; items without one take the name of their linked entity
+    (``res:The_Prophet_(book)`` → ``The Prophet (book)``, counted in ``stats["titles_from_link"]``), so
+    every linked item has some text. ``.kg`` triples and ``rdf`` files go through the same mapping as
+    :func:`persona.ingest.read_rdf`.
+
+    Args:
+        prefix: Path without extension (``…/Amazon-KG-5core-Books``), or a RecBole dataset folder.
+        rdf: RDF files about the linked items.
+        hops: How far ``.kg`` / RDF triples are followed from the linked items.
+        k_core: Keep users and items with at least this many interactions (0 = all).
+        skip_invalid: Skip bad records (counted in ``stats["skipped"]``) instead of raising.
+        rejects: JSON-lines file receiving the skipped records.
+        domain: ``Item.domain``; default guessed from the file name (``…Books`` → ``book``,
+            ``…Movies_and_TV`` → ``movie``, otherwise ``product``).
+
+    Returns:
+        Complete frames; ``stats``: ``source``, ``records``, ``timestamps`` (bool), ``duplicates``,
+        ``duplicate_rows``, ``k_core``, ``k_core_removed``, ``links``, ``titles_from_link``,
+        ``kg_rows``, ``skipped``, and the RDF keys when ``.kg`` or ``rdf`` is given.
+
+    Raises:
+        InputError: missing ``.inter``, empty file, unknown column header, wrong column count,
+            non-numeric rating/timestamp, conflicting duplicate ``.item``/``.user`` rows.
+    """
+    files = _files(Path(prefix))
+    policy = RecordPolicy(skip_invalid, rejects)
+    stats: dict[str, Any] = {"source": "atomic", "duplicate_rows": 0}
+    inter = _read_inter(files["inter"], policy, stats)
+    rated = finish_interactions(inter, k_core, stats)
+    item_ids = sorted(pd.unique(rated["dst"]))
+    user_ids = sorted(pd.unique(rated["src"]))
+    if domain is None:
+        domain = guess_domain(files["inter"].stem)
+
+    items = _read_items(files["item"], policy, stats) if files["item"].exists() else {}
+    users = _read_users(files["user"], policy, stats) if files["user"].exists() else {}
+    all_links = read_link(files["link"], policy, tokens_ok=True) if files["link"].exists() else {}
+    stats["links"] = len(all_links)
+    kept = set(item_ids)
+    links = {i: e for i, e in all_links.items() if i in kept}
+
+    gf = GraphFrames(stats=stats)
+    gf.add_nodes(
+        "User",
+        pd.DataFrame(
+            {
+                "id": user_ids,
+                "age": pd.array([users.get(u, {}).get("age") for u in user_ids], dtype="Int64"),
+                "gender": [users.get(u, {}).get("gender") for u in user_ids],
+                "occupation": [users.get(u, {}).get("occupation") for u in user_ids],
+            }
+        ),
+    )
+    titles, from_link = [], 0
+    for i in item_ids:
+        t = items.get(i, {}).get("title")
+        if not t and i in links:
+            t = iri_name(links[i])
+            from_link += 1
+        titles.append(t or None)
+    stats["titles_from_link"] = from_link
+    gf.add_nodes(
+        "Item",
+        pd.DataFrame(
+            {
+                "id": item_ids,
+                "title": titles,
+                "description": [items.get(i, {}).get("description") for i in item_ids],
+                "year": pd.array([items.get(i, {}).get("year") for i in item_ids], dtype="Int64"),
+                "domain": domain,
+                "categories": [items.get(i, {}).get("categories") or None for i in item_ids],
+                "iri": [links.get(i) if links.get(i, "").startswith(("http://", "https://")) else None for i in item_ids],
+            }
+        ),
+    )
+    for key, label, rel in (("genres", "Genre", "HAS_GENRE"), ("categories", "Category", "IN_CATEGORY"), ("brand", "Brand", "HAS_BRAND")):
+        pairs = [(i, v) for i in item_ids for v in items.get(i, {}).get(key) or []]
+        names = sorted({v for _, v in pairs})
+        if names:
+            gf.add_nodes(label, pd.DataFrame({"id": names, "name": names}))
+            gf.add_rels(rel, "Item", label, pd.DataFrame(pairs, columns=["src", "dst"]))
+    gf.add_rels("RATED", "User", "Item", rated)
+
+    if files["kg"].exists():
+        triples = _read_kg(files["kg"], policy, stats)
+        merge_frames(gf, frames_from_index(index_triples(triples), links, hops))
+    paths = as_paths(rdf)
+    if paths:
+        iri_links = restrict_links(links, item_ids)
+        merge_frames(gf, frames_from_index(index_files(paths, iri_links, hops, policy), iri_links, hops))
+    policy.finish(gf.stats)
+    check_endpoints(gf)
+    return gf
+
+
+def _read_inter(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError(path, None, "an existing RecBole .inter file (PREFIX.inter)", "no such file", hint="check the prefix")
+    cols, _types, rows = iter_table(path, policy, _INTER_COLS, ("user_id", "item_id"), "a RecBole .inter file")
+    cu, ci = cols["user_id"], cols["item_id"]
+    cr, ct = cols.get("rating"), cols.get("timestamp")
+    src: list[str] = []
+    dst: list[str] = []
+    rating: list[float | None] = []
+    ts: list[int | None] = []
+    order: list[int] = []
+    records = 0
+    for n, text, f in rows:
+        records += 1
+        u, i = f[cu], f[ci]
+        if not u or not i:
+            policy.bad(InputError(path, n, "a user id and an item id", "an empty id"), text)
+            continue
+        r = None
+        if cr is not None and f[cr] != "":
+            r = parse_float(path, n, f[cr], "rating", policy, text)
+            if r is None:
+                continue
+        t = None
+        if ct is not None:
+            t = parse_int(path, n, f[ct], "unix timestamp", policy, text)
+            if t is None:
+                continue
+        src.append(u)
+        dst.append(i)
+        rating.append(r)
+        ts.append(t)
+        order.append(n)
+    stats["records"] = records
+    stats["timestamps"] = ct is not None
+    return pd.DataFrame(
+        {"src": src, "dst": dst, "rating": pd.array(rating, dtype="Float64"), "ts": pd.array(ts, dtype="Int64"), "order": order}
+    )
+
+
+def _seq(value: str, typ_is_seq: bool) -> list[str]:
+    if not value.strip():
+        return []
+    if not typ_is_seq:
+        return [value.strip()]
+    return [t.replace("_", " ") for t in value.split()]
+
+
+def _read_items(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict]:
+    cols, types, rows = iter_table(path, policy, _ITEM_COLS, ("item_id",), "a RecBole .item file")
+    out: dict[str, dict] = {}
+    for n, text, f in rows:
+        item = f[cols["item_id"]]
+        rec: dict[str, Any] = {}
+        for name in ("title", "movie_title"):
+            if name in cols and f[cols[name]].strip():
+                rec["title"] = f[cols[name]].strip()
+        if "description" in cols and f[cols["description"]].strip():
+            rec["description"] = f[cols["description"]].strip()
+        year_ok = True
+        for name in ("year", "release_year"):
+            if name in cols and f[cols[name]].strip():
+                y = parse_int(path, n, f[cols[name]], "year", policy, text)
+                if y is None:
+                    year_ok = False
+                    break
+                rec["year"] = y
+        if not year_ok:
+            continue
+        for name, key in (("genre", "genres"), ("class", "genres"), ("categories", "categories"), ("brand", "brand")):
+            if name in cols:
+                rec[key] = _seq(f[cols[name]], types[name].endswith("_seq"))
+        old = out.get(item)
+        if old is not None:
+            if old != rec:
+                policy.bad(InputError(path, n, f"one row per item ({item!r} is on an earlier line)", "a second, different row"), text)
+            else:
+                stats["duplicate_rows"] += 1
+            continue
+        out[item] = rec
+    return out
+
+
+def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict]:
+    cols, _types, rows = iter_table(path, policy, _USER_COLS, ("user_id",), "a RecBole .user file")
+    out: dict[str, dict] = {}
+    for n, text, f in rows:
+        user = f[cols["user_id"]]
+        rec: dict[str, Any] = {}
+        if "age" in cols and f[cols["age"]].strip():
+            age = parse_int(path, n, f[cols["age"]], "age", policy, text)
+            if age is None:
+                continue
+            rec["age"] = age
+        for name in ("gender", "occupation"):
+            if name in cols and f[cols[name]].strip():
+                rec[name] = f[cols[name]].strip()
+        old = out.get(user)
+        if old is not None:
+            if old != rec:
+                policy.bad(InputError(path, n, f"one row per user ({user!r} is on an earlier line)", "a second, different row"), text)
+            else:
+                stats["duplicate_rows"] += 1
+            continue
+        out[user] = rec
+    return out
+
+
+def _read_kg(path: Path, policy: RecordPolicy, stats: dict) -> list[Triple]:
+    cols, _types, rows = iter_table(path, policy, _KG_COLS, ("head_id", "relation_id", "tail_id"), "a RecBole .kg file")
+    out: list[Triple] = []
+    for n, text, f in rows:
+        h, r, t = (f[cols[c]].strip() for c in ("head_id", "relation_id", "tail_id"))
+        if not h or not r or not t:
+            empty = "head_id" if not h else "relation_id" if not r else "tail_id"
+            policy.bad(InputError(path, n, "a head entity, a relation and a tail entity", f"an empty {empty}"), text)
+            continue
+        out.append(Triple(expand_entity(h) or h, relation_iri(r), expand_entity(t) or t, False, None))
+    stats["kg_rows"] = len(out)
+    return out
+

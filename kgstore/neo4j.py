@@ -1,0 +1,628 @@
+"""The Neo4j backend: a Neo4j 5 server reached over Bolt with the official driver.
+
+One :class:`neo4j.Driver` per store. Reads run in read transactions (``execute_read``), so the server,
+not a regular expression, refuses a write in a read-only query; writes run in write transactions.
+
+Bulk writes send column lists, not row maps: ``UNWIND range(0, size($id) - 1) AS i`` with one list
+parameter per property (``$p_title[i]``). Lists of primitives pack about twice as fast as lists of maps in
+the driver, and a missing value is simply ``null`` at its position. A null never overwrites a stored
+value (``coalesce`` in updates, nothing set on create), so a partial frame cannot wipe properties.
+
+Labels, relationship types and property names are formatted into Cypher text only after they pass the
+schema whitelist (:func:`~persona.kgstore.schema.node_label`, :func:`~persona.kgstore.schema.rel_type`
+and the declared properties); every value travels as a parameter.
+
+Example:
+    >>> store = Neo4jStore("bolt://127.0.0.1:7687", user="neo4j", password="persona-kg")  # doctest: +SKIP
+    >>> store.init_schema(); store.counts()  # doctest: +SKIP
+    {'nodes': {}, 'rels': {}}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import neo4j
+import numpy as np
+import pandas as pd
+from neo4j import exceptions as nx
+
+from . import queries
+from ._protocol import Progress, StoreError
+from .frames import GraphFrames, RelFrame
+from .schema import NODE_TYPES, REL_TYPES, check_name, node_label, rel_type
+
+#: Relationship property indexes created by :meth:`Neo4jStore.init_schema` (type, property): the
+#: training export filters ``RATED`` on ``split``; write-back deletes ``RECOMMENDED`` by ``run``.
+REL_PROPERTY_INDEXES: tuple[tuple[str, str], ...] = (("RATED", "split"), ("RECOMMENDED", "run"))
+#: Node property indexes besides the ``id`` constraints (label, property).
+NODE_PROPERTY_INDEXES: tuple[tuple[str, str], ...] = (("Item", "domain"),)
+
+#: What the driver raises for server, network and protocol failures (translated into StoreError).
+_DRIVER_ERRORS = (nx.Neo4jError, nx.DriverError, OSError)
+_QUIET_NOTIFICATIONS = [
+    neo4j.NotificationDisabledClassification.UNRECOGNIZED,
+    neo4j.NotificationDisabledClassification.HINT,
+    neo4j.NotificationDisabledClassification.PERFORMANCE,
+    neo4j.NotificationDisabledClassification.GENERIC,
+    neo4j.NotificationDisabledClassification.SCHEMA,
+    neo4j.NotificationDisabledClassification.TOPOLOGY,
+]
+_MAX_VECTOR_DIM = 4096  # Neo4j 5.26 vector index limit
+_INDEX_WAIT_S = 600
+
+
+class Neo4jStore:
+    """A Neo4j 5 database as a :class:`~persona.kgstore.GraphStore`.
+
+    Args:
+        uri: ``bolt://host:port`` (one server) or ``neo4j://host:port`` (routing).
+        user: User name.
+        password: Password (never echoed in messages).
+        database: Database name; the server's default database when None.
+        verify: Check connectivity and credentials now, so a bad URI fails here with a clear message.
+
+    Raises:
+        StoreError: the server cannot be reached or refuses the credentials.
+    """
+
+    backend = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        user: str = "neo4j",
+        password: str = "persona-kg",
+        database: str | None = None,
+        verify: bool = True,
+    ) -> None:
+        self.uri = uri
+        self.user = user
+        self.database = database
+        try:
+            self._driver = neo4j.GraphDatabase.driver(
+                uri,
+                auth=(user, password),
+                connection_timeout=15.0,
+                # "label/property does not exist" and similar hints are normal on a graph still being
+                # built (and the driver logs each one); deprecation and security notices stay on.
+                notifications_disabled_classifications=_QUIET_NOTIFICATIONS,
+            )
+        except (ValueError, nx.ConfigurationError) as e:
+            raise StoreError(f"invalid Neo4j URI {uri!r}: {e}") from None
+        self._closed = False
+        if verify:
+            try:
+                self._driver.verify_connectivity()
+            except _DRIVER_ERRORS as e:
+                self._driver.close()
+                self._closed = True
+                raise self._error(e) from None
+
+    # ------------------------------------------------------------------ plumbing
+    def _error(self, e: BaseException, cypher: str | None = None) -> StoreError:
+        """Translate a driver exception into a :class:`StoreError` saying what to do."""
+        where = f"\n  in query: {' '.join(cypher.split())[:300]}" if cypher else ""
+        if isinstance(e, nx.AuthError):
+            return StoreError(
+                f"Neo4j at {self.uri} refused the credentials of user {self.user!r}; "
+                "check NEO4J_USER / NEO4J_PASSWORD (scripts/neo4j.sh sets the password from NEO4J_PASSWORD)"
+            )
+        if isinstance(e, (nx.ServiceUnavailable, nx.SessionExpired, OSError)):
+            return StoreError(
+                f"cannot reach Neo4j at {self.uri} ({type(e).__name__}: {e}); "
+                "start a local server with `scripts/neo4j.sh start` or set NEO4J_URI to a running one"
+            )
+        if isinstance(e, nx.Neo4jError):
+            code = e.code or ""
+            if code.endswith("AccessMode") or "read access mode" in (e.message or ""):
+                return StoreError(
+                    "the query writes, but it was run read-only and Neo4j refused it; "
+                    f"run it with write=True (`persona cypher --write`) if the write is intended ({e.message}){where}"
+                )
+            return StoreError(f"Neo4j refused the statement: {e.message} [{code}]{where}")
+        return StoreError(f"Neo4j driver error talking to {self.uri}: {type(e).__name__}: {e}{where}")
+
+    def _session(self, access: str) -> neo4j.Session:
+        if self._closed:
+            raise StoreError(f"the store {self.uri} is closed")
+        return self._driver.session(database=self.database, default_access_mode=access)
+
+    def _write(self, cypher: str | None, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(tx, *args)`` in a write transaction (retried by the driver on transient errors)."""
+        try:
+            with self._session(neo4j.WRITE_ACCESS) as s:
+                return s.execute_write(work, *args)
+        except _DRIVER_ERRORS as e:
+            raise self._error(e, cypher) from None
+
+    def _read(self, cypher: str | None, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(tx, *args)`` in a read transaction: the server refuses writes in it."""
+        try:
+            with self._session(neo4j.READ_ACCESS) as s:
+                return s.execute_read(work, *args)
+        except _DRIVER_ERRORS as e:
+            raise self._error(e, cypher) from None
+
+    def _auto(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """An auto-commit transaction: needed by schema commands and ``CALL { } IN TRANSACTIONS``."""
+        try:
+            with self._session(neo4j.WRITE_ACCESS) as s:
+                return [r.data() for r in s.run(cypher, params or {})]
+        except _DRIVER_ERRORS as e:
+            raise self._error(e, cypher) from None
+
+    # ------------------------------------------------------------------ schema
+    def init_schema(self) -> None:
+        """Create a uniqueness constraint on ``id`` for every schema label, plus the property indexes in
+        :data:`REL_PROPERTY_INDEXES` and :data:`NODE_PROPERTY_INDEXES`; idempotent."""
+        for label in NODE_TYPES:
+            node_label(label)
+            self._auto(
+                f"CREATE CONSTRAINT {_ident(label.lower() + '_id')} IF NOT EXISTS "
+                f"FOR (n:{label}) REQUIRE n.id IS UNIQUE"
+            )
+        for label, prop in NODE_PROPERTY_INDEXES:
+            self._auto(
+                f"CREATE INDEX {_ident(label.lower() + '_' + prop)} IF NOT EXISTS FOR (n:{node_label(label)}) "
+                f"ON (n.{_node_prop(label, prop)})"
+            )
+        for type_, prop in REL_PROPERTY_INDEXES:
+            self._auto(
+                f"CREATE INDEX {_ident(type_.lower() + '_' + prop)} IF NOT EXISTS FOR ()-[r:{rel_type(type_)}]-() "
+                f"ON (r.{_rel_prop(type_, prop)})"
+            )
+        self._auto(f"CALL db.awaitIndexes({_INDEX_WAIT_S})")
+
+    # ------------------------------------------------------------------ loading
+    def load(
+        self, frames: GraphFrames, *, batch_size: int = 5000, progress: Progress | None = None
+    ) -> dict[str, int]:
+        """Upsert nodes, then relationships, ``batch_size`` rows per write transaction.
+
+        A row counts as written when it created a node/relationship or changed at least one stored
+        property; loading the same frames again writes 0 rows. Each batch commits on its own, so an
+        interrupted load can be re-run and completes what is missing.
+
+        Raises:
+            StoreError: a relationship names a node id that is neither in ``frames`` nor in the store (the
+                batch is rolled back; the message lists examples), or the server refused a batch.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.init_schema()
+        total = sum(frames.counts().values())
+        done = 0
+        written: dict[str, int] = {}
+
+        def tick(desc: str, n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(desc, done, total)
+
+        for label, df in frames.nodes.items():
+            written[label] = written.get(label, 0) + self._load_nodes(label, df, batch_size, tick)
+        for rf in frames.rels:
+            written[rf.type] = written.get(rf.type, 0) + self._load_rels(rf, batch_size, tick)
+        return written
+
+    def _load_nodes(
+        self, label: str, df: pd.DataFrame, batch_size: int, tick: Callable[[str, int], None]
+    ) -> int:
+        node_label(label)
+        if "id" not in df.columns:
+            raise StoreError(f"{label} nodes: the frame has no 'id' column (columns: {list(df.columns)})")
+        types = NODE_TYPES[label].props
+        props = [c for c in df.columns if c != "id"]
+        for p in props:
+            _node_prop(label, p)
+        changed = _changed_expr("o", props)
+        creates = "".join(f" SET n.{p} = $p_{p}[i]" for p in props)
+        updates = ", ".join(f"o.{p} = coalesce($p_{p}[i], o.{p})" for p in props)
+        # OPTIONAL MATCH + two conditional branches rather than MERGE: the query then knows which rows
+        # were new or changed, so a re-load reports 0 rows written; as fast as MERGE here (Eager included).
+        cypher = (
+            "UNWIND range(0, size($id) - 1) AS i "
+            f"OPTIONAL MATCH (o:{label} {{id: $id[i]}}) "
+            f"WITH i, o, {changed} AS changed "
+            f"FOREACH (_ IN CASE WHEN o IS NULL THEN [1] ELSE [] END | CREATE (n:{label} {{id: $id[i]}}){creates}) "
+            + (
+                f"FOREACH (_ IN CASE WHEN o IS NOT NULL AND changed THEN [1] ELSE [] END | SET {updates}) "
+                if props
+                else ""
+            )
+            + "RETURN count(CASE WHEN o IS NULL OR changed THEN 1 END) AS written"
+        )
+        written = 0
+        for start in range(0, len(df), batch_size):
+            chunk = df.iloc[start : start + batch_size]
+            params = {"id": _ids(chunk["id"], f"{label}.id")}
+            for p in props:
+                params[f"p_{p}"] = _column(chunk[p], types[p], f"{label}.{p}")
+            written += self._write(cypher, _single_int, cypher, params, "written")
+            tick(f"nodes {label}", len(chunk))
+        return written
+
+    def _load_rels(self, rf: RelFrame, batch_size: int, tick: Callable[[str, int], None]) -> int:
+        t, src, dst = rel_type(rf.type), node_label(rf.src_label), node_label(rf.dst_label)
+        df = rf.df
+        for col in ("src", "dst"):
+            if col not in df.columns:
+                raise StoreError(
+                    f"{t} {src}->{dst}: the frame has no {col!r} column (columns: {list(df.columns)})"
+                )
+        types = REL_TYPES[t].props
+        props = [c for c in df.columns if c not in ("src", "dst")]
+        for p in props:
+            _rel_prop(t, p)
+        changed = _changed_expr("o", props)
+        creates = "".join(f" SET x.{p} = $p_{p}[i]" for p in props)
+        updates = ", ".join(f"o.{p} = coalesce($p_{p}[i], o.{p})" for p in props)
+        cypher = (
+            "UNWIND range(0, size($src) - 1) AS i "
+            f"MATCH (a:{src} {{id: $src[i]}}) MATCH (b:{dst} {{id: $dst[i]}}) "
+            f"OPTIONAL MATCH (a)-[o:{t}]->(b) "
+            f"WITH i, a, b, o, {changed} AS changed "
+            f"FOREACH (_ IN CASE WHEN o IS NULL THEN [1] ELSE [] END | CREATE (a)-[x:{t}]->(b){creates}) "
+            + (
+                f"FOREACH (_ IN CASE WHEN o IS NOT NULL AND changed THEN [1] ELSE [] END | SET {updates}) "
+                if props
+                else ""
+            )
+            + "RETURN count(DISTINCT i) AS matched, count(CASE WHEN o IS NULL OR changed THEN 1 END) AS written"
+        )
+        written = 0
+        for start in range(0, len(df), batch_size):
+            chunk = df.iloc[start : start + batch_size]
+            params = {"src": _ids(chunk["src"], f"{t}.src"), "dst": _ids(chunk["dst"], f"{t}.dst")}
+            for p in props:
+                params[f"p_{p}"] = _column(chunk[p], types[p], f"{t}.{p}")
+            written += self._write(cypher, _write_rels, cypher, params, rf, start)
+            tick(f"rels {t} ({src}->{dst})", len(chunk))
+        return written
+
+    # ------------------------------------------------------------------ queries
+    def run(
+        self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run one statement and return its rows as dicts (nodes become property dicts).
+
+        ``write=False`` runs it in a read transaction: Neo4j itself refuses any write (:class:`StoreError`).
+        """
+        p = params or {}
+
+        return (self._write if write else self._read)(cypher, _data, cypher, p)
+
+    def run_named(
+        self, name: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run ``cypher/<name>.cypher`` (its ``// @neo4j`` variant when it has one)."""
+        return self.run(queries.load(name, self.backend), params, write=write)
+
+    def frame(self, cypher: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a read query and return a DataFrame (columns in ``RETURN`` order, even with no rows)."""
+        p = params or {}
+
+        return self._read(cypher, _to_df, cypher, p)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Nodes per label and relationships per type, from Neo4j's count store (constant time)."""
+        labels = [r["label"] for r in self.run("CALL db.labels() YIELD label RETURN label")]
+        types = [r["t"] for r in self.run("CALL db.relationshipTypes() YIELD relationshipType AS t RETURN t")]
+        nodes = {}
+        for lab in labels:
+            n = self.run(f"MATCH (n:{_quote(lab)}) RETURN count(n) AS c")[0]["c"]
+            if n:
+                nodes[lab] = int(n)
+        rels = {}
+        for t in types:
+            n = self.run(f"MATCH ()-[r:{_quote(t)}]->() RETURN count(r) AS c")[0]["c"]
+            if n:
+                rels[t] = int(n)
+        return {"nodes": dict(sorted(nodes.items())), "rels": dict(sorted(rels.items()))}
+
+    # ------------------------------------------------------------------ write-back
+    def set_node_properties(self, label: str, df: pd.DataFrame, *, batch_size: int = 5000) -> int:
+        """Set properties of existing ``label`` nodes from ``df`` (``id`` + one column per property).
+
+        Unlike :meth:`load`, a null here removes the property. Ids with no node are skipped; the return
+        value counts the nodes found and updated.
+        """
+        node_label(label)
+        if "id" not in df.columns:
+            raise StoreError(f"set_node_properties({label}): the frame has no 'id' column")
+        props = [c for c in df.columns if c != "id"]
+        if not props:
+            return 0
+        types = NODE_TYPES[label].props
+        for p in props:
+            _node_prop(label, p)
+        sets = ", ".join(f"n.{p} = $p_{p}[i]" for p in props)
+        cypher = f"UNWIND range(0, size($id) - 1) AS i MATCH (n:{label} {{id: $id[i]}}) SET {sets} RETURN count(n) AS n"
+        updated = 0
+        for start in range(0, len(df), batch_size):
+            chunk = df.iloc[start : start + batch_size]
+            params = {"id": _ids(chunk["id"], f"{label}.id")}
+            for p in props:
+                params[f"p_{p}"] = _column(chunk[p], types[p], f"{label}.{p}")
+            updated += self._write(cypher, _single_int, cypher, params, "n")
+        return updated
+
+    def delete_rels(self, type: str, *, prop: str | None = None, value: Any = None) -> int:
+        """Delete ``type`` relationships (only those with ``prop = value`` when ``prop`` is given), in
+        batches of 10,000 per transaction. Returns how many were deleted."""
+        t = rel_type(type)
+        where, params = "", {}
+        if prop is not None:
+            where, params = f" WHERE r.{_rel_prop(t, prop)} = $value", {"value": value}
+        cypher = f"MATCH ()-[r:{t}]->(){where} WITH r LIMIT 10000 DELETE r RETURN count(*) AS n"
+        deleted = 0
+        while True:
+            n = self._write(cypher, _single_int, cypher, params, "n")
+            deleted += n
+            if n < 10000:
+                return deleted
+
+    def create_vector_index(self, label: str, prop: str, dim: int) -> str:
+        """Create a cosine vector index on ``label.prop`` (dropped and re-created when its dimension or
+        similarity differs), wait until it is online, and return its name."""
+        node_label(label)
+        if NODE_TYPES[label].props.get(_node_prop(label, prop)) != "FLOAT[]":
+            raise StoreError(f"{label}.{prop} is not a FLOAT[] property; vector indexes need one")
+        if not isinstance(dim, (int, np.integer)) or not 1 <= int(dim) <= _MAX_VECTOR_DIM:
+            raise StoreError(
+                f"vector index dimension must be an integer in 1..{_MAX_VECTOR_DIM}, got {dim!r}"
+            )
+        dim = int(dim)
+        existing = self._vector_index(label, prop)
+        if existing is not None:
+            name, config = existing
+            if (
+                int(config.get("vector.dimensions", -1)) == dim
+                and str(config.get("vector.similarity_function", "")).lower() == "cosine"
+            ):
+                self._auto("CALL db.awaitIndex($name, $s)", {"name": name, "s": _INDEX_WAIT_S})
+                return name
+            self._auto(f"DROP INDEX {_quote(name)} IF EXISTS")
+        name = _ident(f"{label.lower()}_{prop}_vector")
+        self._auto(
+            f"CREATE VECTOR INDEX {name} IF NOT EXISTS FOR (n:{label}) ON n.{prop} "
+            "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine'}}",
+            {"dim": dim},
+        )
+        self._auto("CALL db.awaitIndex($name, $s)", {"name": name, "s": _INDEX_WAIT_S})
+        return name
+
+    def _vector_index(self, label: str, prop: str) -> tuple[str, dict[str, Any]] | None:
+        rows = self.run(
+            "SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options, entityType "
+            "WHERE entityType = 'NODE' AND labelsOrTypes = [$label] AND properties = [$prop] "
+            "RETURN name, options",
+            {"label": label, "prop": prop},
+        )
+        if not rows:
+            return None
+        return rows[0]["name"], dict((rows[0]["options"] or {}).get("indexConfig") or {})
+
+    def vector_search(
+        self, label: str, prop: str, vector: Sequence[float] | np.ndarray, k: int = 10
+    ) -> list[tuple[str, float]]:
+        """Approximate nearest ``label`` nodes by cosine similarity through the vector index.
+
+        Neo4j scores cosine as ``(1 + cos) / 2``; this returns the cosine itself, like the embedded store.
+
+        Raises:
+            StoreError: there is no vector index on ``label.prop`` (call :meth:`create_vector_index`), or
+                the query vector's length differs from the index dimension.
+        """
+        node_label(label)
+        _node_prop(label, prop)
+        found = self._vector_index(label, prop)
+        if found is None:
+            raise StoreError(f"no vector index on {label}.{prop}; create one with create_vector_index first")
+        name, config = found
+        vec = [float(x) for x in np.asarray(vector, dtype=np.float64).ravel()]
+        dim = int(config.get("vector.dimensions", len(vec)))
+        if len(vec) != dim:
+            raise StoreError(f"query vector has {len(vec)} dimensions; the index on {label}.{prop} has {dim}")
+        if k < 1:
+            return []
+        rows = self.run(
+            "CALL db.index.vector.queryNodes($name, $k, $vec) YIELD node, score "
+            "RETURN node.id AS id, score ORDER BY score DESC, id",
+            {"name": name, "k": int(k), "vec": vec},
+        )
+        return [(r["id"], 2.0 * float(r["score"]) - 1.0) for r in rows]
+
+    def clear(self) -> None:
+        """Delete every node and relationship, 10,000 nodes per transaction. Constraints and indexes stay."""
+        self._auto("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+
+    def close(self) -> None:
+        """Close the driver (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._driver.close()
+
+    def __enter__(self) -> Neo4jStore:  # noqa: PYI034 (Self needs Python 3.11)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Neo4jStore({self.uri!r}, user={self.user!r}, database={self.database!r})"
+
+
+# ---------------------------------------------------------------------- transaction functions
+# Module-level, taking their inputs as arguments: the driver may call them again on a transient error.
+def _data(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r.data() for r in tx.run(cypher, params)]
+
+
+def _to_df(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> pd.DataFrame:
+    return tx.run(cypher, params).to_df()
+
+
+def _single_int(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any], key: str) -> int:
+    return int(tx.run(cypher, params).single(strict=True)[key])
+
+
+def _write_rels(
+    tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any], rf: RelFrame, start: int
+) -> int:
+    """One relationship batch; if some row's endpoint is missing, name examples and roll the batch back."""
+    rec = tx.run(cypher, params).single(strict=True)
+    n_rows = len(params["src"])
+    if rec["matched"] < n_rows:
+        parts = []
+        for col, label in (("src", rf.src_label), ("dst", rf.dst_label)):
+            m = tx.run(_missing_ids_query(label), {"ids": params[col]}).single(strict=True)
+            if m["n"]:
+                parts.append(f"{m['n']} {col} ids have no {label} node (e.g. {m['examples']})")
+        raise StoreError(
+            f"{rf.type} {rf.src_label}->{rf.dst_label}, frame rows {start}..{start + n_rows - 1}: "
+            f"{n_rows - rec['matched']} rows name a node that is not in the store: {'; '.join(parts)}. "
+            "Load those nodes first (include them in the GraphFrames)."
+        )
+    return int(rec["written"])
+
+
+# ---------------------------------------------------------------------- helpers
+def _ident(name: str) -> str:
+    """A schema object name (constraint/index) built from whitelisted parts."""
+    return check_name(name)
+
+
+def _quote(name: str) -> str:
+    """Backtick-quote a label/type read back from the database (not from input)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _node_prop(label: str, prop: str) -> str:
+    if prop not in NODE_TYPES[label].props:
+        raise StoreError(f"{label}.{prop} is not a schema property; known: {sorted(NODE_TYPES[label].props)}")
+    return check_name(prop)
+
+
+def _rel_prop(type_: str, prop: str) -> str:
+    if prop not in REL_TYPES[type_].props:
+        raise StoreError(f"{type_}.{prop} is not a schema property; known: {sorted(REL_TYPES[type_].props)}")
+    return check_name(prop)
+
+
+def _missing_ids_query(label: str) -> str:
+    return (
+        f"UNWIND $ids AS id WITH DISTINCT id OPTIONAL MATCH (n:{node_label(label)} {{id: id}}) "
+        "WITH id WHERE n IS NULL RETURN collect(id)[..5] AS examples, count(id) AS n"
+    )
+
+
+def _changed_expr(var: str, props: list[str]) -> str:
+    """Cypher: true when some incoming non-null value differs from the stored one (or none is stored)."""
+    if not props:
+        return "false"
+    return (
+        "("
+        + " OR ".join(
+            f"($p_{p}[i] IS NOT NULL AND NOT coalesce({var}.{p} = $p_{p}[i], false))" for p in props
+        )
+        + ")"
+    )
+
+
+def _ids(s: pd.Series, what: str) -> list[str]:
+    if s.isna().any():
+        row = int(np.flatnonzero(s.isna().to_numpy())[0])
+        raise StoreError(f"{what}: missing id at row {row}; every node and relationship endpoint needs an id")
+    return [v if isinstance(v, str) else str(v) for v in s.tolist()]
+
+
+def _missing(v: Any) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float):
+        return math.isnan(v)
+    if isinstance(v, (str, list, tuple, np.ndarray)):
+        return False
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_int(v: Any) -> int:
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v)
+    f = float(v)
+    if not f.is_integer():
+        raise ValueError("not a whole number")
+    return int(f)
+
+
+def _as_str(v: Any) -> str:
+    return v if isinstance(v, str) else str(v)
+
+
+def _as_floats(v: Any) -> list[float]:
+    return np.asarray(v, dtype=np.float64).ravel().tolist()  # type: ignore[no-any-return]
+
+
+def _as_strs(v: Any) -> list[str]:
+    if isinstance(v, str):
+        raise TypeError("a single string, not a list of strings")
+    return [_as_str(x) for x in v]
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "INT64": _as_int,
+    "DOUBLE": float,
+    "STRING": _as_str,
+    "FLOAT[]": _as_floats,
+    "STRING[]": _as_strs,
+}
+
+
+def _column(s: pd.Series, ptype: str, what: str) -> list[Any]:
+    """One DataFrame column as a list of Bolt-ready Python values of the schema type; nulls become None.
+
+    Typed pandas columns take a vectorised path; anything else is converted value by value, and a value
+    that does not fit is reported with its row.
+    """
+    na = s.isna().to_numpy() if ptype not in ("FLOAT[]", "STRING[]") else None
+    if ptype == "INT64" and pd.api.types.is_integer_dtype(s.dtype) and na is not None and not na.any():
+        return s.to_numpy(dtype=np.int64).tolist()  # type: ignore[no-any-return]
+    if (
+        ptype == "DOUBLE"
+        and pd.api.types.is_numeric_dtype(s.dtype)
+        and not pd.api.types.is_bool_dtype(s.dtype)
+    ):
+        out = s.to_numpy(dtype=np.float64, na_value=np.nan).tolist()
+        if na is not None and na.any():
+            out = [None if m else v for v, m in zip(out, na.tolist())]
+        return out  # type: ignore[no-any-return]
+    values = s.tolist()
+    if (
+        ptype == "STRING"
+        and na is not None
+        and all(isinstance(v, str) or m for v, m in zip(values, na.tolist()))
+    ):
+        return [None if m else v for v, m in zip(values, na.tolist())]
+    conv = _CONVERT.get(ptype)
+    out = []
+    for row, v in enumerate(values):
+        if _missing(v):
+            out.append(None)
+            continue
+        if conv is None:
+            out.append(v)
+            continue
+        try:
+            out.append(conv(v))
+        except (TypeError, ValueError, OverflowError) as e:
+            raise StoreError(f"{what}: row {row}: expected {ptype}, got {v!r} ({e})") from None
+    return out

@@ -1,0 +1,22 @@
+"""Rec tests run torch on one thread.
+
+The models here are tiny: a two-thread OpenMP region costs more than it saves, and when another process
+(a Neo4j server in CI, other test workers) holds the second core, every parallel region waits for it —
+measured here at 30 ms for a layer norm that takes 0.05 ms on one thread. Benchmarks (bench/bench_rec.py)
+use both cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
