@@ -38,6 +38,7 @@ def _phase(name: str, datasets: str) -> dict[str, Any]:
     books = d / "amazon-kg" / "dbpedia-books.nt.gz"
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
+    c0 = time.process_time()
     if name in ("nt_fast_movies", "nt_fast_books"):
         path = movies if name.endswith("movies") else books
         index = TripleIndex()
@@ -50,6 +51,7 @@ def _phase(name: str, datasets: str) -> dict[str, Any]:
         path = movies if name.endswith("movies") else books
         lines = gzip.open(path, "rb").read().decode("utf-8").splitlines()
         t0 = time.perf_counter()  # decompression excluded
+        c0 = time.process_time()
         n = sum(1 for line in lines if parse_fast(line.strip()) is not None)
         out["triples"] = n
     elif name == "nt_rdflib_movies":
@@ -78,6 +80,7 @@ def _phase(name: str, datasets: str) -> dict[str, Any]:
     else:
         raise ValueError(name)
     out["seconds"] = time.perf_counter() - t0
+    out["cpu_seconds"] = time.process_time() - c0
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -97,14 +100,17 @@ def measure(name: str, datasets: str, repeat: int) -> dict[str, Any]:
         runs.append(q.get())
         p.join()
     secs = [r["seconds"] for r in runs]
-    res = {k: v for k, v in runs[0].items() if k not in ("seconds", "peak_rss_mib")}
+    cpu = [r["cpu_seconds"] for r in runs]
+    res = {k: v for k, v in runs[0].items() if k not in ("seconds", "cpu_seconds", "peak_rss_mib")}
     res["seconds_best"] = min(secs)
     res["seconds_median"] = statistics.median(secs)
+    res["cpu_seconds_best"] = min(cpu)
     res["peak_rss_mib"] = max(r["peak_rss_mib"] for r in runs)
     for unit in ("triples", "rows"):
         if unit in res:
             res[f"{unit}_per_s_best"] = round(res[unit] / res["seconds_best"])
             res[f"{unit}_per_s_median"] = round(res[unit] / res["seconds_median"])
+            res[f"{unit}_per_cpu_s_best"] = round(res[unit] / res["cpu_seconds_best"])
     return res
 
 
@@ -180,6 +186,7 @@ def main() -> None:
             "movies_read_rdf": "read_rdf with the 1,423 ML-100K links, 1 hop (parse + mapping to frames)",
             "ml100k": "read_movielens without DBpedia; rows = u.data lines",
             "ml100k_dbpedia": "read_movielens with link + movies.nt.gz",
+            "rates": "*_per_s = wall clock; *_per_cpu_s = process CPU time (less sensitive to other load on a shared machine); see machine.load_average_1m",
             "peak_rss_mib": "ru_maxrss of a fresh process doing only that phase (includes the interpreter and imports)",
         },
         "results": results,

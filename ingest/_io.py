@@ -77,13 +77,15 @@ def iter_line_blocks(
                 if not rest:
                     break
                 block, rest = rest, b""
+            if b"\r" in block:
+                block = block.replace(b"\r\n", b"\n")
             try:
                 lines = block.decode(encoding).split("\n")
             except UnicodeDecodeError:
                 lines = _decode_each(path, lineno, block.split(b"\n"), encoding, policy)
             if not seen_any:
                 seen_any = any(line.strip() for line in lines)
-            yield lineno + 1, [line[:-1] if line.endswith("\r") else line for line in lines]
+            yield lineno + 1, lines
             lineno += len(lines)
     if not seen_any:
         raise InputError(path, None, expected, "an empty file")
@@ -97,7 +99,7 @@ def _decode_each(path: Path, lineno: int, raws: list[bytes], encoding: str, poli
         except UnicodeDecodeError as e:
             policy.bad(
                 InputError(path, k, f"{encoding.upper()} text", f"byte 0x{raw[e.start]:02x} at column {e.start + 1}"),
-                raw.rstrip(b"\r"),
+                raw,
             )
             out.append("")
     return out

@@ -147,6 +147,9 @@ class EmbeddedStore:
                 continue
             cols = ", ".join(f"{p} {_DDL_TYPES[t]}" for p, t in nt.props.items())
             self._exec(f"CREATE NODE TABLE IF NOT EXISTS {label}(id STRING, {cols}, PRIMARY KEY(id))")
+        # the core relationship tables exist from the start, so queries on them run on any store
+        for type, src, dst in (("RATED", "User", "Item"), ("RECOMMENDED", "User", "Item")):
+            self._ensure_rel(type, src, dst)
 
     def _ensure_rel(self, type: str, src: str, dst: str) -> None:
         rel_type(type)
@@ -269,7 +272,10 @@ class EmbeddedStore:
                 res = self._exec(cypher, params)
                 rows = _rows(res)
             except StoreError as e:
-                self._conn.execute("ROLLBACK")
+                try:
+                    self._conn.execute("ROLLBACK")
+                except RuntimeError:  # the failed statement already ended the transaction
+                    pass
                 if "read-only" in str(e).lower():
                     raise StoreError(f"the query writes but was run read-only (use --write): {e}") from None
                 raise

@@ -113,7 +113,7 @@ class Neo4jStore:
             )
         if isinstance(e, (nx.ServiceUnavailable, nx.SessionExpired, OSError)):
             return StoreError(
-                f"cannot reach Neo4j at {self.uri} ({type(e).__name__}: {e}); "
+                f"cannot reach Neo4j at {self.uri} ({type(e).__name__}: {' '.join(str(e).split())}); "
                 "start a local server with `scripts/neo4j.sh start` or set NEO4J_URI to a running one"
             )
         if isinstance(e, nx.Neo4jError):
@@ -384,6 +384,7 @@ class Neo4jStore:
             if (
                 int(config.get("vector.dimensions", -1)) == dim
                 and str(config.get("vector.similarity_function", "")).lower() == "cosine"
+                and not config.get("vector.quantization.enabled", False)
             ):
                 self._auto("CALL db.awaitIndex($name, $s)", {"name": name, "s": _INDEX_WAIT_S})
                 return name
@@ -391,7 +392,8 @@ class Neo4jStore:
         name = _ident(f"{label.lower()}_{prop}_vector")
         self._auto(
             f"CREATE VECTOR INDEX {name} IF NOT EXISTS FOR (n:{label}) ON n.{prop} "
-            "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine'}}",
+            "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine', "
+            "`vector.quantization.enabled`: false}}",
             {"dim": dim},
         )
         self._auto("CALL db.awaitIndex($name, $s)", {"name": name, "s": _INDEX_WAIT_S})

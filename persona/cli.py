@@ -252,6 +252,23 @@ def cypher_cmd(
         console.print("(no rows)")
 
 
+@app.command("app")
+def app_cmd(
+    port: Annotated[Optional[int], typer.Option("--port", help="Port (default 8501).")] = None,
+    address: Annotated[Optional[str], typer.Option("--address", help="Address to bind (default 127.0.0.1 via Streamlit's config).")] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Open the Streamlit explorer: a user's persona neighbourhood beside their recommendations."""
+    from persona.app import launch
+
+    try:
+        launch(store, port, address=address, headless=headless, config=config)
+    except RuntimeError as e:
+        _fail(str(e))
+
+
 def _json_default(o: Any) -> Any:
     try:
         import numpy as np
