@@ -59,6 +59,11 @@ def attach_rdf(
     paths = as_paths(rdf)
     if not paths:
         return
+    if not links:
+        raise ValueError(
+            "RDF files were given but no item is linked to an entity IRI: pass link= (a RecBole .link file "
+            "mapping item ids to IRIs) whose items are in the interactions"
+        )
     index = index_files(paths, links, hops, policy)
     merge_frames(gf, frames_from_index(index, links, hops))
 
@@ -78,7 +83,9 @@ def check_endpoints(gf: GraphFrames) -> None:
             have = ids[label]
             missing = [v for v in rf.df[col].tolist() if v not in have]
             if missing:
-                raise ValueError(f"{rf.type}: {len(missing)} {col} ids have no {label} node (e.g. {missing[0]!r})")
+                raise ValueError(
+                    f"{rf.type}: {len(missing)} {col} ids have no {label} node (e.g. {missing[0]!r})"
+                )
 
 
 def restrict_links(links: Mapping[str, str], items: Sequence[str] | set[str]) -> dict[str, str]:

@@ -77,8 +77,10 @@ def iter_line_blocks(
                 if not rest:
                     break
                 block, rest = rest, b""
-            if b"\r" in block:
+            if b"\r" in block:  # CRLF files; the block's last line lost its "\n" to the cut above
                 block = block.replace(b"\r\n", b"\n")
+                if block.endswith(b"\r"):
+                    block = block[:-1]
             try:
                 lines = block.decode(encoding).split("\n")
             except UnicodeDecodeError:
@@ -91,14 +93,18 @@ def iter_line_blocks(
         raise InputError(path, None, expected, "an empty file")
 
 
-def _decode_each(path: Path, lineno: int, raws: list[bytes], encoding: str, policy: RecordPolicy) -> list[str]:
+def _decode_each(
+    path: Path, lineno: int, raws: list[bytes], encoding: str, policy: RecordPolicy
+) -> list[str]:
     out = []
     for k, raw in enumerate(raws, lineno + 1):
         try:
             out.append(raw.decode(encoding))
         except UnicodeDecodeError as e:
             policy.bad(
-                InputError(path, k, f"{encoding.upper()} text", f"byte 0x{raw[e.start]:02x} at column {e.start + 1}"),
+                InputError(
+                    path, k, f"{encoding.upper()} text", f"byte 0x{raw[e.start]:02x} at column {e.start + 1}"
+                ),
                 raw,
             )
             out.append("")
@@ -144,7 +150,11 @@ def _readable_lines(path: Path) -> int:
 def _gzip_error(path: Path, line: int | None, e: BaseException) -> InputError:
     if isinstance(e, EOFError):
         return InputError(
-            path, line, "a complete gzip stream", "a truncated file (it ends mid-stream)", hint="download it again"
+            path,
+            line,
+            "a complete gzip stream",
+            "a truncated file (it ends mid-stream)",
+            hint="download it again",
         )
     return InputError(path, line, "gzip data (the name ends in .gz)", f"unreadable data ({e})")
 
@@ -156,7 +166,9 @@ def split_fields(
     fields = text.split(sep)
     if len(fields) != n:
         sepname = {"\t": "tab", "|": "'|'", ",": "comma"}.get(sep, repr(sep))
-        policy.bad(InputError(path, lineno, f"{n} {sepname}-separated fields ({describe})", f"{len(fields)}"), text)
+        policy.bad(
+            InputError(path, lineno, f"{n} {sepname}-separated fields ({describe})", f"{len(fields)}"), text
+        )
         return None
     return fields
 
@@ -176,7 +188,9 @@ def parse_int(path: Path, lineno: int, value: str, what: str, policy: RecordPoli
     return None
 
 
-def parse_float(path: Path, lineno: int, value: str, what: str, policy: RecordPolicy, raw: str) -> float | None:
+def parse_float(
+    path: Path, lineno: int, value: str, what: str, policy: RecordPolicy, raw: str
+) -> float | None:
     """``float(value)``, else report a bad record and return None."""
     try:
         return float(value)

@@ -76,7 +76,9 @@ def iter_table(
         for n, text in lines:
             fields = text.split("\t")
             if len(fields) != width:
-                policy.bad(InputError(path, n, f"{width} tab-separated fields ({names})", f"{len(fields)}"), text)
+                policy.bad(
+                    InputError(path, n, f"{width} tab-separated fields ({names})", f"{len(fields)}"), text
+                )
                 continue
             yield n, text, fields
 
@@ -98,7 +100,9 @@ def read_link(path: str | PathLike[str], policy: RecordPolicy, *, tokens_ok: boo
         is a bad record (the first one is kept when skipping).
     """
     path = Path(path)
-    cols, _types, rows = iter_table(path, policy, _LINK_COLS, ("item_id", "entity_id"), "a RecBole .link file")
+    cols, _types, rows = iter_table(
+        path, policy, _LINK_COLS, ("item_id", "entity_id"), "a RecBole .link file"
+    )
     ci, ce = cols["item_id"], cols["entity_id"]
     out: dict[str, str] = {}
     for n, text, f in rows:
@@ -112,7 +116,10 @@ def read_link(path: str | PathLike[str], policy: RecordPolicy, *, tokens_ok: boo
             continue
         prev = out.get(item)
         if prev is not None and prev != iri:
-            policy.bad(InputError(path, n, f"one entity per item (item {item!r} is linked to {prev})", show(iri)), text)
+            policy.bad(
+                InputError(path, n, f"one entity per item (item {item!r} is linked to {prev})", show(iri)),
+                text,
+            )
             continue
         out[item] = iri
     return out

@@ -59,7 +59,9 @@ def snippet(text: str, limit: int = 80) -> str:
 # Trailing articles in MovieLens titles ("Usual Suspects, The (1995)"); moved back to the front.
 _ARTICLES = ("The", "A", "An", "Il", "La", "Le", "Les", "El", "Das", "Der", "Die", "L'")
 _ML_YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
-_ML_ARTICLE = re.compile(r"^(?P<base>.*?), (?P<art>" + "|".join(re.escape(a) for a in _ARTICLES) + r")(?P<alias> \(.*\))?$")
+_ML_ARTICLE = re.compile(
+    r"^(?P<base>.*?), (?P<art>" + "|".join(re.escape(a) for a in _ARTICLES) + r")(?P<alias> \(.*\))?$"
+)
 
 
 def movielens_title(raw: str) -> tuple[str, int | None]:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
 from persona.kgstore.frames import GraphFrames
 
 from ._common import PathArg, attach_rdf, check_endpoints, restrict_links
@@ -72,13 +71,15 @@ def read_amazon(
 
     Returns:
         Complete frames; ``stats``: ``source``, ``records`` (review lines), ``duplicates``,
-        ``k_core``, ``k_core_removed``, ``meta_rows`` (metadata lines), ``meta_duplicates``,
-        ``meta_missing`` (reviewed items without metadata), ``titles_from_description``,
-        ``titles_from_asin``, ``also_buy_outside``, ``also_view_outside``, ``skipped``, and the RDF keys.
+        ``k_core``, ``k_core_removed``, ``meta_rows`` (metadata lines), ``meta_duplicates`` (repeated
+        identical rows of kept items), ``meta_missing`` (reviewed items without metadata),
+        ``titles_from_description``, ``titles_from_asin``, ``also_buy_outside``, ``also_view_outside``,
+        ``links``, ``skipped``, and the RDF keys.
 
     Raises:
         InputError: missing/empty/truncated file, a line that is not a JSON object, a missing field, a
             non-numeric rating or timestamp, conflicting metadata rows.
+        ValueError: ``rdf`` given without any linked item.
     """
     policy = RecordPolicy(skip_invalid, rejects)
     stats: dict[str, Any] = {"source": "amazon"}
@@ -93,8 +94,8 @@ def read_amazon(
     stats["meta_missing"] = sum(1 for i in item_ids if i not in metas)
 
     if domain is None:
-        cats = Counter(m["main_cat"] for m in metas.values() if isinstance(m.get("main_cat"), str))
-        name = cats.most_common(1)[0][0] if cats else Path(reviews).name
+        main = Counter(m["main_cat"] for m in metas.values() if isinstance(m.get("main_cat"), str))
+        name = main.most_common(1)[0][0] if main else Path(reviews).name
         domain = guess_domain(name)
 
     links: dict[str, str] = {}
@@ -104,8 +105,9 @@ def read_amazon(
     links = restrict_links(links, item_ids)
 
     item_set = set(item_ids)
-    rows = []
-    brand_rel, cat_rel = [], []
+    rows: list[tuple[str, str, str | None, str, list[str], str | None]] = []
+    brand_rel: list[tuple[str, str]] = []
+    cat_rel: list[tuple[str, str]] = []
     also: dict[str, list[tuple[str, str]]] = {"also_buy": [], "also_view": []}
     outside = {"also_buy": 0, "also_view": 0}
     from_desc = from_asin = 0
@@ -127,13 +129,13 @@ def read_amazon(
         if has_words(brand):
             brand_rel.append((asin, brand))
         cat_rel.extend((asin, c) for c in cats)
-        for key in also:
+        for key, pairs in also.items():
             targets = m.get(key)
             if not isinstance(targets, list):
                 continue
             for t in targets:
                 if isinstance(t, str) and t in item_set and t != asin:
-                    also[key].append((asin, t))
+                    pairs.append((asin, t))
                 else:
                     outside[key] += 1
     stats["titles_from_description"] = from_desc
@@ -172,7 +174,10 @@ def _json_object(path: Path, n: int, text: str, policy: RecordPolicy) -> dict | 
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
-        policy.bad(InputError(path, n, "one JSON object per line", f"invalid JSON ({e.msg} at column {e.colno})"), text)
+        policy.bad(
+            InputError(path, n, "one JSON object per line", f"invalid JSON ({e.msg} at column {e.colno})"),
+            text,
+        )
         return None
     if not isinstance(obj, dict):
         policy.bad(InputError(path, n, "one JSON object per line", f"a JSON {type(obj).__name__}"), text)
@@ -208,7 +213,12 @@ def _read_reviews(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame
         t = _number(obj["unixReviewTime"])
         if t is None or not float(t).is_integer():
             policy.bad(
-                InputError(path, n, "an integer unix timestamp for unixReviewTime", show(json.dumps(obj["unixReviewTime"]))),
+                InputError(
+                    path,
+                    n,
+                    "an integer unix timestamp for unixReviewTime",
+                    show(json.dumps(obj["unixReviewTime"])),
+                ),
                 text,
             )
             continue
@@ -244,7 +254,9 @@ def _read_meta(path: Path, wanted: set[str], policy: RecordPolicy, stats: dict) 
             continue
         asin = obj.get("asin")
         if not isinstance(asin, str) or not asin:
-            policy.bad(InputError(path, n, "a metadata object with a string 'asin'", show(json.dumps(asin))), text)
+            policy.bad(
+                InputError(path, n, "a metadata object with a string 'asin'", show(json.dumps(asin))), text
+            )
             continue
         if asin not in wanted:
             continue
@@ -254,7 +266,12 @@ def _read_meta(path: Path, wanted: set[str], policy: RecordPolicy, stats: dict) 
             if old != used:
                 diff = next(k for k in _META_USED if old.get(k) != used.get(k))
                 policy.bad(
-                    InputError(path, n, f"one metadata row per asin ({asin!r} is on an earlier line)", f"a second row with a different {diff!r}"),
+                    InputError(
+                        path,
+                        n,
+                        f"one metadata row per asin ({asin!r} is on an earlier line)",
+                        f"a second row with a different {diff!r}",
+                    ),
                     text,
                 )
             else:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
 from persona.kgstore.frames import GraphFrames
 from persona.kgstore.schema import PREDICATES
 
@@ -58,7 +57,13 @@ _ITEM_COLS = {
     "sales_rank": "ignored",
     "sales_type": "ignored",
 }
-_USER_COLS = {"user_id": "user", "age": "age", "gender": "gender", "occupation": "occupation", "zip_code": "ignored"}
+_USER_COLS = {
+    "user_id": "user",
+    "age": "age",
+    "gender": "gender",
+    "occupation": "occupation",
+    "zip_code": "ignored",
+}
 _KG_COLS = {"head_id": "head entity", "relation_id": "relation", "tail_id": "tail entity"}
 
 _NAMESPACES = {
@@ -70,7 +75,12 @@ _NAMESPACES = {
     "foaf:": "http://xmlns.com/foaf/0.1/",
 }
 # Relation names of the Amazon-KG paper (Wang et al. 2024) that differ from the DBpedia local name.
-_ALIASES = {"directed_by": "director", "got_award": "award", "subject": "subject", "musiccomposer": "musicComposer"}
+_ALIASES = {
+    "directed_by": "director",
+    "got_award": "award",
+    "subject": "subject",
+    "musiccomposer": "musicComposer",
+}
 
 
 def relation_iri(name: str) -> str:
@@ -188,11 +198,18 @@ def read_atomic(
                 "year": pd.array([items.get(i, {}).get("year") for i in item_ids], dtype="Int64"),
                 "domain": domain,
                 "categories": [items.get(i, {}).get("categories") or None for i in item_ids],
-                "iri": [links.get(i) if links.get(i, "").startswith(("http://", "https://")) else None for i in item_ids],
+                "iri": [
+                    links.get(i) if links.get(i, "").startswith(("http://", "https://")) else None
+                    for i in item_ids
+                ],
             }
         ),
     )
-    for key, label, rel in (("genres", "Genre", "HAS_GENRE"), ("categories", "Category", "IN_CATEGORY"), ("brand", "Brand", "HAS_BRAND")):
+    for key, label, rel in (
+        ("genres", "Genre", "HAS_GENRE"),
+        ("categories", "Category", "IN_CATEGORY"),
+        ("brand", "Brand", "HAS_BRAND"),
+    ):
         pairs = [(i, v) for i in item_ids for v in items.get(i, {}).get(key) or []]
         names = sorted({v for _, v in pairs})
         if names:
@@ -206,6 +223,11 @@ def read_atomic(
     paths = as_paths(rdf)
     if paths:
         iri_links = restrict_links(links, item_ids)
+        if not iri_links:
+            raise ValueError(
+                f"RDF files were given but no item is linked to an entity IRI: expected {files['link']} "
+                "with item_id → IRI rows for items of the .inter file"
+            )
         merge_frames(gf, frames_from_index(index_files(paths, iri_links, hops, policy), iri_links, hops))
     policy.finish(gf.stats)
     check_endpoints(gf)
@@ -214,8 +236,16 @@ def read_atomic(
 
 def _read_inter(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
     if not path.exists():
-        raise InputError(path, None, "an existing RecBole .inter file (PREFIX.inter)", "no such file", hint="check the prefix")
-    cols, _types, rows = iter_table(path, policy, _INTER_COLS, ("user_id", "item_id"), "a RecBole .inter file")
+        raise InputError(
+            path,
+            None,
+            "an existing RecBole .inter file (PREFIX.inter)",
+            "no such file",
+            hint="check the prefix",
+        )
+    cols, _types, rows = iter_table(
+        path, policy, _INTER_COLS, ("user_id", "item_id"), "a RecBole .inter file"
+    )
     cu, ci = cols["user_id"], cols["item_id"]
     cr, ct = cols.get("rating"), cols.get("timestamp")
     src: list[str] = []
@@ -248,7 +278,13 @@ def _read_inter(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
     stats["records"] = records
     stats["timestamps"] = ct is not None
     return pd.DataFrame(
-        {"src": src, "dst": dst, "rating": pd.array(rating, dtype="Float64"), "ts": pd.array(ts, dtype="Int64"), "order": order}
+        {
+            "src": src,
+            "dst": dst,
+            "rating": pd.array(rating, dtype="Float64"),
+            "ts": pd.array(ts, dtype="Int64"),
+            "order": order,
+        }
     )
 
 
@@ -281,13 +317,26 @@ def _read_items(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict
                 rec["year"] = y
         if not year_ok:
             continue
-        for name, key in (("genre", "genres"), ("class", "genres"), ("categories", "categories"), ("brand", "brand")):
+        for name, key in (
+            ("genre", "genres"),
+            ("class", "genres"),
+            ("categories", "categories"),
+            ("brand", "brand"),
+        ):
             if name in cols:
                 rec[key] = _seq(f[cols[name]], types[name].endswith("_seq"))
         old = out.get(item)
         if old is not None:
             if old != rec:
-                policy.bad(InputError(path, n, f"one row per item ({item!r} is on an earlier line)", "a second, different row"), text)
+                policy.bad(
+                    InputError(
+                        path,
+                        n,
+                        f"one row per item ({item!r} is on an earlier line)",
+                        "a second, different row",
+                    ),
+                    text,
+                )
             else:
                 stats["duplicate_rows"] += 1
             continue
@@ -312,7 +361,15 @@ def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict
         old = out.get(user)
         if old is not None:
             if old != rec:
-                policy.bad(InputError(path, n, f"one row per user ({user!r} is on an earlier line)", "a second, different row"), text)
+                policy.bad(
+                    InputError(
+                        path,
+                        n,
+                        f"one row per user ({user!r} is on an earlier line)",
+                        "a second, different row",
+                    ),
+                    text,
+                )
             else:
                 stats["duplicate_rows"] += 1
             continue
@@ -321,15 +378,18 @@ def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict
 
 
 def _read_kg(path: Path, policy: RecordPolicy, stats: dict) -> list[Triple]:
-    cols, _types, rows = iter_table(path, policy, _KG_COLS, ("head_id", "relation_id", "tail_id"), "a RecBole .kg file")
+    cols, _types, rows = iter_table(
+        path, policy, _KG_COLS, ("head_id", "relation_id", "tail_id"), "a RecBole .kg file"
+    )
     out: list[Triple] = []
     for n, text, f in rows:
         h, r, t = (f[cols[c]].strip() for c in ("head_id", "relation_id", "tail_id"))
         if not h or not r or not t:
             empty = "head_id" if not h else "relation_id" if not r else "tail_id"
-            policy.bad(InputError(path, n, "a head entity, a relation and a tail entity", f"an empty {empty}"), text)
+            policy.bad(
+                InputError(path, n, "a head entity, a relation and a tail entity", f"an empty {empty}"), text
+            )
             continue
         out.append(Triple(expand_entity(h) or h, relation_iri(r), expand_entity(t) or t, False, None))
     stats["kg_rows"] = len(out)
     return out
-

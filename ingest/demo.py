@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from persona.kgstore.frames import GraphFrames
 
 from ._common import check_endpoints
@@ -202,7 +201,9 @@ def generate_demo(
     if not 1 <= tastes <= len(THEMES):
         raise ValueError(f"tastes must be between 1 and {len(THEMES)} (one per built-in theme), got {tastes}")
     if items < 4 * tastes:
-        raise ValueError(f"items must be at least 4 per taste ({4 * tastes} for {tastes} tastes), got {items}")
+        raise ValueError(
+            f"items must be at least 4 per taste ({4 * tastes} for {tastes} tastes), got {items}"
+        )
     if users < 1 or not 1 <= history[0] <= history[1] or not 1 <= session_len[0] <= session_len[1]:
         raise ValueError("users, history and session_len must be positive ranges (min <= max)")
     rng = np.random.default_rng(seed)
@@ -333,7 +334,8 @@ def generate_demo(
                     if i not in taken:
                         break
                 else:  # taste exhausted for this user: any unseen item of the taste, else of any taste
-                    free = [j for j in per_taste[k] if j not in taken] or [j for j in range(items) if j not in taken]
+                    free = [int(j) for j in per_taste[k] if j not in taken]
+                    free = free or [j for j in range(items) if j not in taken]
                     if not free:
                         break
                     i = int(free[0])
@@ -360,11 +362,11 @@ def generate_demo(
     rated = finish_interactions(inter, k_core, stats)
 
     gf = GraphFrames(stats=stats)
-    kept_users = set(rated["src"]) if k_core > 1 else set(user_ids)
-    gf.add_nodes(
-        "User",
-        pd.DataFrame({"id": user_ids, "planted_taste": user_taste.astype(np.int64)}).query("id in @kept_users"),
-    )
+    user_df = pd.DataFrame({"id": user_ids, "planted_taste": user_taste.astype(np.int64)})
+    if k_core > 1:
+        kept_users = set(rated["src"].tolist())
+        user_df = user_df[[u in kept_users for u in user_ids]]
+    gf.add_nodes("User", user_df)
     years = rng.integers(1990, 2024, size=items)
     gf.add_nodes(
         "Item",
@@ -389,11 +391,19 @@ def generate_demo(
     gf.add_rels("RATED", "User", "Item", rated)
     gf.add_rels("HAS_GENRE", "Item", "Genre", pd.DataFrame(genre_rows, columns=["src", "dst"]))
     gf.add_rels(
-        "AUTHOR", "Item", "Person", pd.DataFrame({"src": item_ids, "dst": [author_names[a] for a in author_of]})
+        "AUTHOR",
+        "Item",
+        "Person",
+        pd.DataFrame({"src": item_ids, "dst": [author_names[a] for a in author_of]}),
     )
-    gf.add_rels("HAS_BRAND", "Item", "Brand", pd.DataFrame({"src": item_ids, "dst": [_BRANDS[b] for b in brand_of]}))
     gf.add_rels(
-        "IN_CATEGORY", "Item", "Category", pd.DataFrame([(i, c) for i, cs in zip(item_ids, cats) for c in cs], columns=["src", "dst"])
+        "HAS_BRAND", "Item", "Brand", pd.DataFrame({"src": item_ids, "dst": [_BRANDS[b] for b in brand_of]})
+    )
+    gf.add_rels(
+        "IN_CATEGORY",
+        "Item",
+        "Category",
+        pd.DataFrame([(i, c) for i, cs in zip(item_ids, cats) for c in cs], columns=["src", "dst"]),
     )
     gf.add_rels("ALSO_BUY", "Item", "Item", pd.DataFrame(ab, columns=["src", "dst"]))
     gf.add_rels("ALSO_VIEW", "Item", "Item", pd.DataFrame(av, columns=["src", "dst"]))

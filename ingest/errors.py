@@ -52,7 +52,9 @@ class InputError(ValueError):
         return (_rebuild_input_error, (self.path, self.line, self.expected, self.got, self.hint))
 
 
-def _rebuild_input_error(path: str, line: int | None, expected: str, got: str, hint: str | None) -> InputError:
+def _rebuild_input_error(
+    path: str, line: int | None, expected: str, got: str, hint: str | None
+) -> InputError:
     return InputError(path, line, expected, got, hint=hint)
 
 

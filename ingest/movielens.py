@@ -10,7 +10,6 @@ from os import PathLike
 from pathlib import Path
 
 import pandas as pd
-
 from persona.kgstore.frames import GraphFrames
 
 from ._common import PathArg, attach_rdf, check_endpoints, restrict_links
@@ -25,7 +24,7 @@ ML_GENRES = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
     "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )  # fmt: skip
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 def read_movielens(
@@ -67,6 +66,7 @@ def read_movielens(
 
     Raises:
         InputError: a missing, empty or malformed file (names file, line, what was expected).
+        ValueError: ``rdf`` given without any linked item (no ``link``, or no linked item rated).
     """
     base = Path(dir)
     policy = RecordPolicy(skip_invalid, rejects)
@@ -146,8 +146,12 @@ def _read_items(path: Path, genres: list[str], policy: RecordPolicy, stats: dict
     ng = len(genres)
     width = 5 + ng
     rows: dict[str, tuple] = {}
-    for n, text in iter_lines(path, policy, expected="movie lines (id|title|date|video date|url|genre flags)", encoding="latin-1"):
-        f = split_fields(path, n, text, "|", width, f"id, title, release date, video date, URL, {ng} genre flags", policy)
+    for n, text in iter_lines(
+        path, policy, expected="movie lines (id|title|date|video date|url|genre flags)", encoding="latin-1"
+    ):
+        f = split_fields(
+            path, n, text, "|", width, f"id, title, release date, video date, URL, {ng} genre flags", policy
+        )
         if f is None:
             continue
         item = f[0].strip()
@@ -166,7 +170,15 @@ def _read_items(path: Path, genres: list[str], policy: RecordPolicy, stats: dict
         old = rows.get(item)
         if old is not None:
             if old != row:
-                policy.bad(InputError(path, n, f"one row per movie id (id {item!r} is already on an earlier line)", "a second, different row"), text)
+                policy.bad(
+                    InputError(
+                        path,
+                        n,
+                        f"one row per movie id (id {item!r} is already on an earlier line)",
+                        "a second, different row",
+                    ),
+                    text,
+                )
             else:
                 stats["duplicate_rows"] += 1
             continue
@@ -196,7 +208,15 @@ def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
         old = rows.get(user)
         if old is not None:
             if old != row:
-                policy.bad(InputError(path, n, f"one row per user id (id {user!r} is already on an earlier line)", "a second, different row"), text)
+                policy.bad(
+                    InputError(
+                        path,
+                        n,
+                        f"one row per user id (id {user!r} is already on an earlier line)",
+                        "a second, different row",
+                    ),
+                    text,
+                )
             else:
                 stats["duplicate_rows"] += 1
             continue
@@ -204,7 +224,9 @@ def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index", columns=["age", "gender", "occupation"])
 
 
-def _read_ratings(path: Path, items: set[str], users: set[str], policy: RecordPolicy, stats: dict) -> pd.DataFrame:
+def _read_ratings(
+    path: Path, items: set[str], users: set[str], policy: RecordPolicy, stats: dict
+) -> pd.DataFrame:
     src: list[str] = []
     dst: list[str] = []
     rating: list[float] = []

@@ -37,14 +37,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import rdflib
-from rdflib.exceptions import ParserError
-
 from persona.kgstore.frames import GraphFrames
 from persona.kgstore.schema import ENTITY_LABELS, PREDICATES
+from rdflib.exceptions import ParserError
 
 from ._io import iter_line_blocks, read_bytes
 from ._ntriples import Triple, match_line, parse_slow
@@ -168,9 +166,11 @@ def parse_with_rdflib(path: Path, fmt: str, index: TripleIndex, keep: set[str] |
     g = rdflib.Graph()
     try:
         g.parse(data=data, format=fmt)
-    except Exception as e:  # rdflib raises BadSyntax, SAXParseException, ParserError, ValueError…
+    except Exception as e:  # noqa: BLE001 - rdflib raises BadSyntax, SAXParseException, ParserError, ValueError…
         line = _error_line(e)
-        why = getattr(e, "_why", None) or (e.getMessage() if hasattr(e, "getMessage") else str(e).splitlines()[0])
+        why = getattr(e, "_why", None) or (
+            e.getMessage() if hasattr(e, "getMessage") else str(e).splitlines()[0]
+        )
         raise InputError(path, line, f"valid {_FORMAT_NAMES[fmt]}", f"a syntax error: {why}") from None
     for s, p, o in g:
         index.read += 1
@@ -301,7 +301,9 @@ def frames_from_index(index: TripleIndex, links: Mapping[str, str], hops: int = 
     for lab in sorted(by_label):
         iris = sorted(by_label[lab])
         names = [index.labels[i][1] if i in index.labels else iri_name(i) for i in iris]
-        iri_col = [i if i.startswith(("http://", "https://")) else None for i in iris]  # .kg tokens aren't IRIs
+        iri_col = [
+            i if i.startswith(("http://", "https://")) else None for i in iris
+        ]  # .kg tokens aren't IRIs
         gf.add_nodes(lab, pd.DataFrame({"id": iris, "iri": iri_col, "name": names}))
     for (rel, sl, dl), rows in sorted(groups.items()):
         df = pd.DataFrame(rows, columns=["src", "dst", "predicate"])
@@ -339,7 +341,9 @@ def read_rdf(
     Args:
         paths: One file or several (N-Triples, Turtle, RDF/XML; ``.gz`` or not; by extension).
         links: item id → entity IRI (e.g. from a ``.link`` file).
-        hops: Follow triples this many steps from the linked items (1 = their own triples).
+        hops: Follow triples this many steps from the linked items (1 = their own triples). With 1,
+            only the linked subjects' triples (and every ``rdfs:label``) are kept while parsing; with
+            more, all triples are held in memory until the mapping.
         skip_invalid: Skip malformed N-Triples lines (logged to ``rejects``) instead of raising.
             Turtle and RDF/XML syntax errors always raise: those files cannot be parsed in part.
         rejects: JSON-lines file for skipped lines.

@@ -23,7 +23,11 @@ _TS_MISSING = np.iinfo(np.int64).max  # null timestamps sort after every real on
 def _order_keys(df: pd.DataFrame, user: str, item: str, ts: str, order: str | None) -> np.ndarray:
     """Row permutation sorting by (user, ts, record order, item)."""
     n = len(df)
-    rec = df[order].to_numpy(dtype=np.int64) if order is not None and order in df else np.arange(n, dtype=np.int64)
+    rec = (
+        df[order].to_numpy(dtype=np.int64)
+        if order is not None and order in df
+        else np.arange(n, dtype=np.int64)
+    )
     if ts in df:
         t = pd.to_numeric(df[ts], errors="coerce")
         tsv = t.fillna(_TS_MISSING).to_numpy(dtype=np.float64)  # float keeps the sentinel after real values
@@ -115,7 +119,9 @@ def k_core(df: pd.DataFrame, k: int, *, user: str = "src", item: str = "dst") ->
     return df[keep]
 
 
-def drop_duplicate_pairs(df: pd.DataFrame, *, user: str = "src", item: str = "dst") -> tuple[pd.DataFrame, int]:
+def drop_duplicate_pairs(
+    df: pd.DataFrame, *, user: str = "src", item: str = "dst"
+) -> tuple[pd.DataFrame, int]:
     """Keep each user's chronologically first interaction with an item (RATED is one per pair).
 
     Returns:

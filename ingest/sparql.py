@@ -20,11 +20,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from SPARQLWrapper import JSON, POST, SPARQLWrapper
-from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
-
 from persona.kgstore.frames import GraphFrames
 from persona.kgstore.schema import PREDICATES
+from SPARQLWrapper import GET, JSON, POST, SPARQLWrapper
+from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
 
 from ._ntriples import Triple
 from .errors import FetchError
@@ -47,6 +46,7 @@ class SparqlClient:
         rate_limit_s: Minimum seconds between two network requests.
         timeout_s: Per-request timeout.
         retries: Extra attempts after a network error or a 5xx answer, with exponential backoff.
+        method: ``"POST"`` (default: long ``VALUES`` lists fit) or ``"GET"``.
     """
 
     def __init__(
@@ -58,7 +58,11 @@ class SparqlClient:
         rate_limit_s: float = 1.0,
         timeout_s: float = 60.0,
         retries: int = 3,
+        method: str = "POST",
     ) -> None:
+        if method not in ("GET", "POST"):
+            raise ValueError(f'method must be "GET" or "POST", got {method!r}')
+        self.method = method
         self.endpoint = endpoint
         self.cache_dir = Path(cache_dir)
         self.offline = offline
@@ -103,14 +107,16 @@ class SparqlClient:
             self.requests += 1
             sw = SPARQLWrapper(self.endpoint)
             sw.setQuery(query)
-            sw.setMethod(POST)
+            sw.setMethod(POST if self.method == "POST" else GET)
             sw.setReturnFormat(JSON)
             sw.setTimeout(int(max(1, self.timeout_s)))
             try:
                 result = sw.query().convert()
             except urllib.error.HTTPError as e:
                 if e.code < 500 or attempt == self.retries:
-                    raise FetchError(f"{self.endpoint}: HTTP {e.code} {e.reason} for a query of {len(query)} characters") from None
+                    raise FetchError(
+                        f"{self.endpoint}: HTTP {e.code} {e.reason} for a query of {len(query)} characters"
+                    ) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
                 if attempt == self.retries:
                     raise FetchError(
@@ -123,7 +129,9 @@ class SparqlClient:
                     raise FetchError(f"{self.endpoint}: {first}") from None
             else:
                 if not isinstance(result, dict) or "results" not in result:
-                    raise FetchError(f"{self.endpoint}: expected application/sparql-results+json, got {type(result).__name__}")
+                    raise FetchError(
+                        f"{self.endpoint}: expected application/sparql-results+json, got {type(result).__name__}"
+                    )
                 return result
             time.sleep(delay)
             delay *= 2
@@ -156,6 +164,7 @@ def fetch_triples(
     cache_dir: str | os.PathLike[str],
     offline: bool = False,
     max_rows: int = 10000,
+    method: str = "POST",
     progress: Callable[[int, int], None] | None = None,
     stats: dict[str, Any] | None = None,
 ) -> list[Triple]:
@@ -174,6 +183,7 @@ def fetch_triples(
         cache_dir: Cache folder (answers keyed by endpoint + query).
         offline: Use only the cache; a missing answer raises :class:`FetchError`.
         max_rows: The endpoint's row cap (DBpedia: 10000); a batch that reaches it is split in halves.
+        method: HTTP method, ``"POST"`` or ``"GET"``.
         progress: Called with (queries done, queries planned so far).
         stats: Filled with ``sparql_queries``, ``sparql_requests``, ``sparql_cache_hits``,
             ``sparql_invalid_iris``, ``sparql_truncated``.
@@ -196,7 +206,7 @@ def fetch_triples(
     bad = [p for p in preds or [] if not _IRI_OK.match(p)]
     if bad:
         raise ValueError(f"predicate {bad[0]!r} cannot be used in a SPARQL query")
-    client = SparqlClient(endpoint, cache_dir, offline=offline, rate_limit_s=rate_limit_s)
+    client = SparqlClient(endpoint, cache_dir, offline=offline, rate_limit_s=rate_limit_s, method=method)
     pred_clause = f"VALUES ?p {{ {_values(preds)} }}\n  " if preds is not None else ""
     invalid = truncated = queries = 0
     out: list[Triple] = []
@@ -300,6 +310,7 @@ def fetch_dbpedia(
     rate_limit_s: float = 1.0,
     cache_dir: str | os.PathLike[str],
     offline: bool = False,
+    method: str = "POST",
     progress: Callable[[int, int], None] | None = None,
 ) -> GraphFrames:
     """Knowledge about linked items from a SPARQL endpoint, mapped like :func:`persona.ingest.read_rdf`.
@@ -314,6 +325,7 @@ def fetch_dbpedia(
         rate_limit_s: Minimum seconds between network requests.
         cache_dir: Cache folder; answers are replayed from it on re-runs.
         offline: Use only the cache (raises :class:`FetchError` on a miss).
+        method: HTTP method, ``"POST"`` or ``"GET"``.
         progress: Called with (queries done, queries planned so far).
 
     Returns:
@@ -334,6 +346,7 @@ def fetch_dbpedia(
         rate_limit_s=rate_limit_s,
         cache_dir=cache_dir,
         offline=offline,
+        method=method,
         progress=progress,
         stats=stats,
     )

@@ -36,7 +36,7 @@ import ladybug
 from . import queries
 from ._protocol import Progress, StoreError
 from .frames import GraphFrames, RelFrame
-from .schema import NODE_TYPES, REL_TYPES, node_label, rel_type
+from .schema import NODE_TYPES, REL_TYPES, node_label, rel_key, rel_type
 
 _DDL_TYPES = {"STRING": "STRING", "INT64": "INT64", "DOUBLE": "DOUBLE", "FLOAT[]": "FLOAT[]", "STRING[]": "STRING[]"}
 _ARROW_TYPES = {
@@ -246,11 +246,13 @@ class EmbeddedStore:
                     f"{rf.type}: {int(missing.sum())} {col} ids have no {label} node in the store "
                     f"(e.g. {rf.df.loc[missing, col].iloc[0]!r}); load the nodes first"
                 )
-        cur = self.frame(f"MATCH (a:{rf.src_label})-[r:{rf.type}]->(b:{rf.dst_label}) RETURN a.id AS src, b.id AS dst")
-        df = rf.df.drop_duplicates(["src", "dst"])
+        keys = rel_key(rf.type)
+        extra = "".join(f", r.{k} AS {k}" for k in keys[2:])
+        cur = self.frame(f"MATCH (a:{rf.src_label})-[r:{rf.type}]->(b:{rf.dst_label}) RETURN a.id AS src, b.id AS dst{extra}")
+        df = rf.df.drop_duplicates(keys)
         if len(cur):
-            key = pd.MultiIndex.from_frame(df[["src", "dst"]])
-            have = pd.MultiIndex.from_frame(cur[["src", "dst"]])
+            key = pd.MultiIndex.from_frame(df[keys].astype(object))
+            have = pd.MultiIndex.from_frame(cur[keys].astype(object))
             df = df[~key.isin(have)]
         if df.empty:
             return 0

@@ -12,7 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from .schema import NODE_TYPES, REL_TYPES, node_label, rel_type
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .schema import NODE_TYPES, REL_TYPES, node_label, rel_key, rel_type
 
 
 @dataclass
@@ -58,7 +61,7 @@ class GraphFrames:
         self.nodes[label] = df.drop_duplicates("id", keep="first").reset_index(drop=True)
 
     def add_rels(self, type: str, src_label: str, dst_label: str, df: pd.DataFrame) -> None:
-        """Add relationships; duplicates of (src, dst) within the same frame are dropped."""
+        """Add relationships; duplicates of (src, dst[, key props]) within the same frame are dropped."""
         unknown = set(df.columns) - {"src", "dst"} - set(REL_TYPES[rel_type(type)].props)
         if unknown:
             raise ValueError(f"{type}: properties not in the schema: {sorted(unknown)}")
@@ -67,9 +70,9 @@ class GraphFrames:
         df["dst"] = df["dst"].astype(str)
         for rf in self.rels:
             if (rf.type, rf.src_label, rf.dst_label) == (type, src_label, dst_label):
-                rf.df = pd.concat([rf.df, df], ignore_index=True).drop_duplicates(["src", "dst"])
+                rf.df = pd.concat([rf.df, df], ignore_index=True).drop_duplicates(rel_key(type))
                 return
-        self.rels.append(RelFrame(type, src_label, dst_label, df.drop_duplicates(["src", "dst"])))
+        self.rels.append(RelFrame(type, src_label, dst_label, df.drop_duplicates(rel_key(type))))
 
     def merge(self, other: "GraphFrames") -> "GraphFrames":
         """Fold ``other`` into this one (used to combine interactions with RDF knowledge)."""
@@ -78,7 +81,13 @@ class GraphFrames:
         for rf in other.rels:
             self.add_rels(rf.type, rf.src_label, rf.dst_label, rf.df)
         for k, v in other.stats.items():
-            self.stats[k] = v
+            mine = self.stats.get(k)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and isinstance(mine, (int, float)):
+                self.stats[k] = mine + v
+            elif isinstance(v, dict) and isinstance(mine, dict):
+                self.stats[k] = {**mine, **{kk: mine.get(kk, 0) + vv if isinstance(vv, int) else vv for kk, vv in v.items()}}
+            else:
+                self.stats[k] = v
         return self
 
     def counts(self) -> dict[str, int]:
@@ -94,9 +103,9 @@ class GraphFrames:
             for col, label in (("src", rf.src_label), ("dst", rf.dst_label)):
                 if label not in self.nodes:
                     continue
-                missing = ~rf.df[col].isin(self.nodes[label]["id"])
-                if missing.any():
-                    ex = rf.df.loc[missing, col].iloc[0]
-                    raise ValueError(
-                        f"{rf.type}: {int(missing.sum())} {col} ids have no {label} node (e.g. {ex!r})"
-                    )
+                ends = pa.array(rf.df[col], type=pa.string(), from_pandas=True)
+                ok = pc.is_in(ends, value_set=pa.array(self.nodes[label]["id"], type=pa.string()))
+                n_missing = len(ends) - pc.sum(ok).as_py() if len(ends) else 0
+                if n_missing:
+                    ex = pc.filter(ends, pc.invert(ok))[0].as_py()
+                    raise ValueError(f"{rf.type}: {n_missing} {col} ids have no {label} node (e.g. {ex!r})")

@@ -114,6 +114,16 @@ REL_TYPES: dict[str, RelType] = {
 }
 
 
+#: Relationship properties that are part of a relationship's identity besides (type, src, dst): two
+#: RELATED_TO edges between the same nodes with different predicates are two relationships.
+REL_KEYS: dict[str, tuple[str, ...]] = {"RELATED_TO": ("predicate",)}
+
+
+def rel_key(type: str) -> list[str]:
+    """Columns that identify one relationship of ``type``: src, dst and any key properties."""
+    return ["src", "dst", *REL_KEYS.get(type, ())]
+
+
 @dataclass(frozen=True)
 class PredicateRule:
     """Where one RDF predicate goes: relationship type and the label of its object node."""

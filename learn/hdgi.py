@@ -203,11 +203,11 @@ class HDGIEncoder(nn.Module):
         x1, b1 = self.sem1(c1, beta1)
         info: dict[str, Tensor] = {"c1": c1, "beta1": b1, "x1": x1}
         if not self.homo:
-            return x1, info
+            return (F.normalize(x1, dim=-1) if os.environ.get("HDGI_NORM") else x1), info
         c2 = self.stage2(x1, edge_index_dict)
         h, b2 = self.sem2(c2, beta2)
         info.update(c2=c2, beta2=b2)
-        return h, info
+        return (F.normalize(h, dim=-1) if os.environ.get("HDGI_NORM") else h), info
 
 
 def _summary(z: Tensor, *args: Any, **kwargs: Any) -> Tensor:
@@ -499,6 +499,7 @@ def train_hdgi(
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
     t0 = time.perf_counter()
+    torch.set_flush_denormal(True)
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     mps = resolve_metapaths(data, settings.metapaths)

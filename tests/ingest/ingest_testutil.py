@@ -35,7 +35,9 @@ def rel(gf, type_: str, src_label: str | None = None, dst_label: str | None = No
     dfs = [
         rf.df
         for rf in gf.rels
-        if rf.type == type_ and (src_label is None or rf.src_label == src_label) and (dst_label is None or rf.dst_label == dst_label)
+        if rf.type == type_
+        and (src_label is None or rf.src_label == src_label)
+        and (dst_label is None or rf.dst_label == dst_label)
     ]
     if not dfs:
         return pd.DataFrame(columns=["src", "dst"])

@@ -20,6 +20,7 @@ class SparqlServer:
     def __init__(self, store: ox.Store) -> None:
         self.store = store
         self.queries: list[str] = []
+        self.methods: set[str] = set()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -31,6 +32,7 @@ class SparqlServer:
                     self._send(400, b"missing query", "text/plain")
                     return
                 server.queries.append(query)
+                server.methods.add(self.command)
                 try:
                     result = server.store.query(query)
                     body = result.serialize(format=ox.QueryResultsFormat.JSON)
@@ -46,10 +48,10 @@ class SparqlServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            def do_GET(self) -> None:
                 self._answer(parse_qs(urlparse(self.path).query).get("query", [None])[0])
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 n = int(self.headers.get("Content-Length", "0"))
                 data = self.rfile.read(n).decode("utf-8")
                 ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
@@ -62,7 +64,7 @@ class SparqlServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/sparql"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> SparqlServer:
+    def __enter__(self) -> SparqlServer:  # noqa: PYI034 - Python 3.10 has no typing.Self
         self._thread.start()
         return self
 
@@ -83,7 +85,11 @@ def load_store(*paths: Path) -> ox.Store:
 
     store = ox.Store()
     for p in paths:
-        data = gzip.open(p, "rb").read() if p.suffix == ".gz" else p.read_bytes()
+        if p.suffix == ".gz":
+            with gzip.open(p, "rb") as fh:
+                data = fh.read()
+        else:
+            data = p.read_bytes()
         name = p.name.removesuffix(".gz")
         fmt = ox.RdfFormat.TURTLE if name.endswith(".ttl") else ox.RdfFormat.N_TRIPLES
         store.load(data, format=fmt)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from ingest_testutil import EVIL, edges, jsonl, rel, write
-
 from persona.ingest import read_amazon
 
 
@@ -25,17 +24,34 @@ META = [
     {
         "asin": "A",
         "title": '<span class="a-size-medium a-color-secondary"',
-        "description": ["Garden &amp; Home is the <b>best</b> guide to your garden. Every issue has plans.", ""],
+        "description": [
+            "Garden &amp; Home is the <b>best</b> guide to your garden. Every issue has plans.",
+            "",
+        ],
         "brand": "Hearst Magazines",
         "category": ["Magazine Subscriptions", "Home &amp; Garden"],
         "also_buy": ["B", "ZZZ"],
         "also_view": ["C", "A"],
         "main_cat": "Magazine Subscriptions",
     },
-    {"asin": "B", "title": "Road &amp; Track", "description": "Cars.", "brand": "", "category": ["Magazine Subscriptions", "Automotive"], "also_buy": ["A"]},
+    {
+        "asin": "B",
+        "title": "Road &amp; Track",
+        "description": "Cars.",
+        "brand": "",
+        "category": ["Magazine Subscriptions", "Automotive"],
+        "also_buy": ["A"],
+    },
     {"asin": "UNREVIEWED", "title": "Nobody", "also_buy": ["A"]},
-    {"asin": "B", "title": "Road &amp; Track", "description": "Cars.", "brand": "", "category": ["Magazine Subscriptions", "Automotive"], "also_buy": ["A"]},
-    {"asin": "C", "title": " Magazines\" />", "description": []},
+    {
+        "asin": "B",
+        "title": "Road &amp; Track",
+        "description": "Cars.",
+        "brand": "",
+        "category": ["Magazine Subscriptions", "Automotive"],
+        "also_buy": ["A"],
+    },
+    {"asin": "C", "title": ' Magazines" />', "description": []},
 ]
 
 
@@ -47,8 +63,13 @@ def test_tiny_amazon_values(tmp_path: Path, gz: bool) -> None:
     gf = read_amazon(r, m)
     items = gf.nodes["Item"].set_index("id")
     assert sorted(items.index) == ["A", "B", "C"]  # unreviewed metadata rows are dropped
-    assert items.loc["A", "title"] == "Garden & Home is the best guide to your garden"  # dirty title → description
-    assert items.loc["A", "description"] == "Garden & Home is the best guide to your garden. Every issue has plans."
+    assert (
+        items.loc["A", "title"] == "Garden & Home is the best guide to your garden"
+    )  # dirty title → description
+    assert (
+        items.loc["A", "description"]
+        == "Garden & Home is the best guide to your garden. Every issue has plans."
+    )
     assert items.loc["B", "title"] == "Road & Track"
     assert items.loc["C", "title"] == "C"  # nothing usable → asin
     assert list(items.loc["A", "categories"]) == ["Magazine Subscriptions", "Home & Garden"]
@@ -67,7 +88,13 @@ def test_tiny_amazon_values(tmp_path: Path, gz: bool) -> None:
         ["u2", "A", 2.0, 50, 0, "train"],
     ]
     s = gf.stats
-    assert (s["records"], s["duplicates"], s["meta_rows"], s["meta_duplicates"], s["meta_missing"]) == (5, 1, 5, 1, 0)
+    assert (s["records"], s["duplicates"], s["meta_rows"], s["meta_duplicates"], s["meta_missing"]) == (
+        5,
+        1,
+        5,
+        1,
+        0,
+    )
     assert (s["titles_from_description"], s["titles_from_asin"], s["also_buy_outside"]) == (1, 1, 1)
 
 
@@ -110,3 +137,23 @@ def test_real_magazine_subscriptions(datasets: Path) -> None:
     n_user = rated.groupby("src").size()
     assert (rated["split"] == "test").sum() == (n_user >= 3).sum()
     gf.validate()
+
+
+def test_link_and_rdf(tmp_path: Path) -> None:
+    r = write(tmp_path / "r.json", jsonl(REVIEWS))
+    m = write(tmp_path / "m.json", jsonl(META))
+    link = write(tmp_path / "a.link", "item_id:token\tentity_id:token\nA\tres:Garden_Mag\nZZZ\tres:Other\n")
+    nt = write(
+        tmp_path / "k.nt",
+        "<http://dbpedia.org/resource/Garden_Mag> <http://dbpedia.org/ontology/publisher> "
+        "<http://dbpedia.org/resource/Hearst_Communications> .\n",
+    )
+    gf = read_amazon(r, m, link=link, rdf=nt)
+    iri = gf.nodes["Item"].set_index("id")["iri"]
+    assert iri["A"] == "http://dbpedia.org/resource/Garden_Mag" and iri.isna()[["B", "C"]].all()
+    assert edges(gf, "PUBLISHED_BY", "Item", "Company") == {
+        ("A", "http://dbpedia.org/resource/Hearst_Communications")
+    }
+    assert gf.stats["links"] == 2 and gf.stats["linked_items"] == 1
+    with pytest.raises(ValueError, match="no item is linked"):
+        read_amazon(r, m, rdf=nt)

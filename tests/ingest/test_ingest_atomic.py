@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from ingest_testutil import EVIL, edges, rel, write
-
 from persona.ingest import read_atomic, relation_iri
 
 DBR = "http://dbpedia.org/resource/"
@@ -28,7 +27,10 @@ def test_without_timestamp_file_order_is_chronological(tmp_path: Path) -> None:
         ["u2", "i1", 0, "train"],
     ]
     assert r["ts"].isna().all()
-    assert r.set_index(["src", "dst"]).loc[("u2", "i1"), "rating"] != r.set_index(["src", "dst"]).loc[("u2", "i1"), "rating"]  # NaN
+    assert (
+        r.set_index(["src", "dst"]).loc[("u2", "i1"), "rating"]
+        != r.set_index(["src", "dst"]).loc[("u2", "i1"), "rating"]
+    )  # NaN
     assert gf.stats["timestamps"] is False and gf.stats["duplicates"] == 1
     assert set(gf.nodes["Item"]["domain"]) == {"book"}
     assert gf.nodes["Item"]["title"].isna().all()  # no .item, no .link
@@ -40,8 +42,14 @@ def test_with_timestamp_item_user_link_and_kg(tmp_path: Path) -> None:
           "u1\ti1\t5\t300\nu1\ti2\t4\t100.0\nu1\ti3\t3\t200\nu2\ti2\t2\t10\n")  # fmt: skip
     write(p.with_suffix(".item"), "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\tprice:float\n"
           "i1\tThe Matrix\t1999\tAction Sci-Fi\t9.5\ni2\tHeat\t1995\tCrime\t\ni3\t\t\t\t\n")  # fmt: skip
-    write(p.with_suffix(".user"), "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\nu1\t30\tF\tnurse\t123\n")
-    write(p.with_suffix(".link"), "item_id:token\tentity_id:token\ni1\tres:The_Matrix\ni3\tres:Ronin_(film)\ni9\tres:Nope\n")
+    write(
+        p.with_suffix(".user"),
+        "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\nu1\t30\tF\tnurse\t123\n",
+    )
+    write(
+        p.with_suffix(".link"),
+        "item_id:token\tentity_id:token\ni1\tres:The_Matrix\ni3\tres:Ronin_(film)\ni9\tres:Nope\n",
+    )
     write(p.with_suffix(".kg"), "head_id:token\trelation_id:token\ttail_id:token\n"
           "res:The_Matrix\tdirected_by\tres:The_Wachowskis\n"
           "res:The_Matrix\tdbo:starring\tres:Keanu_Reeves\n"
@@ -58,10 +66,16 @@ def test_with_timestamp_item_user_link_and_kg(tmp_path: Path) -> None:
     assert users.loc["u1", ["age", "gender", "occupation"]].tolist() == [30, "F", "nurse"]
     assert users["age"].isna()["u2"]
     r = rel(gf, "RATED").sort_values(["src", "pos"])
-    assert r[["src", "dst", "ts", "split"]].values.tolist()[:3] == [["u1", "i2", 100, "train"], ["u1", "i3", 200, "valid"], ["u1", "i1", 300, "test"]]
+    assert r[["src", "dst", "ts", "split"]].values.tolist()[:3] == [
+        ["u1", "i2", 100, "train"],
+        ["u1", "i3", 200, "valid"],
+        ["u1", "i1", 300, "test"],
+    ]
     assert edges(gf, "DIRECTED_BY", "Item", "Person") == {("i1", DBR + "The_Wachowskis")}
     assert edges(gf, "STARRING", "Item", "Person") == {("i1", DBR + "Keanu_Reeves")}
-    assert edges(gf, "HAS_SUBJECT", "Person", "Subject") == {(DBR + "Keanu_Reeves", DBR + "Category:Actors")}  # hop 2
+    assert edges(gf, "HAS_SUBJECT", "Person", "Subject") == {
+        (DBR + "Keanu_Reeves", DBR + "Category:Actors")
+    }  # hop 2
     assert edges(gf, "SUBSEQUENT_WORK", "Item", "Item") == {("i1", "i3")}  # object is a linked item
     related = rel(gf, "RELATED_TO", "Item", "Entity")
     assert related.values.tolist() == [["i3", DBR + "Dark", "mood"]]

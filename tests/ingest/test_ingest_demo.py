@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from ingest_testutil import rel
-
 from persona.ingest import generate_demo
 from persona.ingest.demo import THEMES
 
@@ -58,7 +57,11 @@ def test_attributes_and_links_follow_the_taste(demo) -> None:
     # every item carries its taste's first genre, and that genre belongs to one taste only
     assert g.groupby("dst").apply(lambda d: taste[d["src"]].nunique()).eq(1).all()
     author = rel(demo, "AUTHOR")
-    majority = author.assign(t=taste[author["src"]].to_numpy()).groupby("dst")["t"].agg(lambda s: s.value_counts().iloc[0] / len(s))
+    majority = (
+        author.assign(t=taste[author["src"]].to_numpy())
+        .groupby("dst")["t"]
+        .agg(lambda s: s.value_counts().iloc[0] / len(s))
+    )
     assert majority.mean() > 0.9  # authors write mostly within one taste (a few crossovers)
     for kind in ("ALSO_BUY", "ALSO_VIEW"):
         e = rel(demo, kind)

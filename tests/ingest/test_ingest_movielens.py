@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from ingest_testutil import EVIL, edges, rel, write
-
 from persona.ingest import InputError, read_movielens
 
 FLAGS = ["0"] * 19
@@ -19,7 +18,9 @@ def _flags(*on: int) -> str:
     return "|".join(f)
 
 
-def make_ml(tmp: Path, *, data: str | None = None, items: str | None = None, users: str | None = None) -> Path:
+def make_ml(
+    tmp: Path, *, data: str | None = None, items: str | None = None, users: str | None = None
+) -> Path:
     d = tmp / "ml"
     write(
         d / "u.item",
@@ -55,7 +56,9 @@ def test_tiny_movielens_values(tmp_path: Path) -> None:
     items = gf.nodes["Item"].set_index("id")
     assert items.loc["1", "title"] == "Toy Story" and items.loc["1", "year"] == 1995
     assert items.loc["2", "title"] == "The Usual Suspects"
-    assert items.loc["3", "title"] == "Café Society" and items.loc["3", "year"] == 1997  # latin-1, year from date
+    assert (
+        items.loc["3", "title"] == "Café Society" and items.loc["3", "year"] == 1997
+    )  # latin-1, year from date
     assert items.loc["4", "title"] == "unknown" and items["year"].isna()["4"]
     assert set(items["domain"]) == {"movie"}
     users = gf.nodes["User"].set_index("id")
@@ -64,7 +67,15 @@ def test_tiny_movielens_values(tmp_path: Path) -> None:
         ("1", "Animation"), ("1", "Children's"), ("1", "Comedy"), ("2", "Crime"), ("2", "Thriller"),
         ("3", "Drama"), ("4", "unknown"),
     }  # fmt: skip
-    assert set(gf.nodes["Genre"]["id"]) == {"Animation", "Children's", "Comedy", "Crime", "Thriller", "Drama", "unknown"}
+    assert set(gf.nodes["Genre"]["id"]) == {
+        "Animation",
+        "Children's",
+        "Comedy",
+        "Crime",
+        "Thriller",
+        "Drama",
+        "unknown",
+    }
     r = rel(gf, "RATED").sort_values(["src", "pos"])
     assert r[["src", "dst", "rating", "ts", "pos", "split"]].values.tolist() == [
         ["1", "1", 3.0, 50, 0, "train"],
@@ -78,7 +89,10 @@ def test_tiny_movielens_values(tmp_path: Path) -> None:
 
 def test_link_sets_iri_and_k_core_drops_items(tmp_path: Path) -> None:
     d = make_ml(tmp_path)
-    link = write(tmp_path / "ml.link", "item_id:token\tentity_id:token\n1\tres:Toy_Story\n2\thttp://dbpedia.org/resource/The_Usual_Suspects\n")
+    link = write(
+        tmp_path / "ml.link",
+        "item_id:token\tentity_id:token\n1\tres:Toy_Story\n2\thttp://dbpedia.org/resource/The_Usual_Suspects\n",
+    )
     gf = read_movielens(d, link=link)
     iri = gf.nodes["Item"].set_index("id")["iri"]
     assert iri["1"] == "http://dbpedia.org/resource/Toy_Story"
@@ -106,13 +120,17 @@ def test_wrong_field_count_names_file_and_line(tmp_path: Path) -> None:
     d = make_ml(tmp_path, data="1\t1\t5\t10\n1\t2\t5\n")
     with pytest.raises(InputError) as e:
         read_movielens(d)
-    assert str(e.value).startswith(f"{d / 'u.data'}:2: expected 4 tab-separated fields (user, item, rating, timestamp), got 3")
+    assert str(e.value).startswith(
+        f"{d / 'u.data'}:2: expected 4 tab-separated fields (user, item, rating, timestamp), got 3"
+    )
     assert e.value.line == 2 and e.value.got == "3"
 
 
 def test_non_numeric_timestamp(tmp_path: Path) -> None:
     d = make_ml(tmp_path, data="1\t1\t5\t10\n1\t2\t5\tyesterday\n")
-    with pytest.raises(InputError, match=r"u\.data:2: expected an integer unix timestamp \(4th field\), got 'yesterday'"):
+    with pytest.raises(
+        InputError, match=r"u\.data:2: expected an integer unix timestamp \(4th field\), got 'yesterday'"
+    ):
         read_movielens(d)
 
 
@@ -155,7 +173,12 @@ def test_real_ml100k_with_dbpedia(datasets: Path) -> None:
     assert gf.stats["rdf_triples"] == 34_941 and gf.stats["unknown_predicates"] == {}
     directed = edges(gf, "DIRECTED_BY", "Item", "Person")
     assert ("2", "http://dbpedia.org/resource/Martin_Campbell") in directed  # GoldenEye
-    linked_with_edges = {s for rf in gf.rels if rf.src_label == "Item" and rf.type != "RATED" and rf.type != "HAS_GENRE" for s in rf.df["src"]}
+    linked_with_edges = {
+        s
+        for rf in gf.rels
+        if rf.src_label == "Item" and rf.type != "RATED" and rf.type != "HAS_GENRE"
+        for s in rf.df["src"]
+    }
     assert len(linked_with_edges) == 1323
     people = gf.nodes["Person"].set_index("id")["name"]
     assert people["http://dbpedia.org/resource/Martin_Campbell"] == "Martin Campbell"

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import rdflib
 from ingest_testutil import EVIL, edges, rel, write
-
 from persona.ingest import read_rdf
 from persona.ingest._ntriples import parse_fast, parse_slow
 from persona.ingest.errors import RecordPolicy
@@ -36,7 +35,12 @@ NT = f"""# a comment line
 <{DBR}Ronin_(film)> <{DBO}director> <{DBR}John_Frankenheimer> .
 <{DBR}Caf%C3%A9_Society> <{DBO}director> <{DBR}Woody_Allen> .
 """
-LINKS = {"i1": DBR + "Heat_(1995_film)", "i2": DBR + "Ronin_(film)", "i2b": DBR + "Ronin_(film)", "i3": DBR + "Caf%C3%A9_Society"}
+LINKS = {
+    "i1": DBR + "Heat_(1995_film)",
+    "i2": DBR + "Ronin_(film)",
+    "i2b": DBR + "Ronin_(film)",
+    "i3": DBR + "Caf%C3%A9_Society",
+}
 
 
 def test_fast_path_matches_rdflib_on_each_line() -> None:
@@ -47,7 +51,12 @@ def test_fast_path_matches_rdflib_on_each_line() -> None:
         if fast is None:
             assert "\\" in line  # only the escaped literal needs the fallback here
         elif "^^" in line:  # rdflib normalises typed lexical forms ("170" → "170.0"); labels are untyped
-            assert (fast.s, fast.p, float(fast.o), fast.literal) == (slow[0].s, slow[0].p, float(slow[0].o), True)
+            assert (fast.s, fast.p, float(fast.o), fast.literal) == (
+                slow[0].s,
+                slow[0].p,
+                float(slow[0].o),
+                True,
+            )
         else:
             assert [fast] == slow, line
 
@@ -62,12 +71,22 @@ def test_fallback_counts_and_values(tmp_path: Path) -> None:
 
 def test_mapping_one_hop(tmp_path: Path) -> None:
     gf = read_rdf(write(tmp_path / "k.nt", NT), LINKS)
-    assert edges(gf, "DIRECTED_BY", "Item", "Person") == {("i1", DBR + "Michael_Mann"), ("i2", DBR + "John_Frankenheimer"), ("i2b", DBR + "John_Frankenheimer"), ("i3", DBR + "Woody_Allen")}
-    assert edges(gf, "STARRING", "Item", "Person") == {("i1", DBR + "Al_Pacino"), ("i1", DBR + "Robert_De_Niro")}
+    assert edges(gf, "DIRECTED_BY", "Item", "Person") == {
+        ("i1", DBR + "Michael_Mann"),
+        ("i2", DBR + "John_Frankenheimer"),
+        ("i2b", DBR + "John_Frankenheimer"),
+        ("i3", DBR + "Woody_Allen"),
+    }
+    assert edges(gf, "STARRING", "Item", "Person") == {
+        ("i1", DBR + "Al_Pacino"),
+        ("i1", DBR + "Robert_De_Niro"),
+    }
     assert edges(gf, "DISTRIBUTED_BY", "Item", "Company") == {("i1", DBR + "Warner_Bros.")}
     # an object that is a linked item resolves to the items (two items share Ronin's IRI)
     assert edges(gf, "SUBSEQUENT_WORK", "Item", "Item") == {("i1", "i2"), ("i1", "i2b")}
-    assert rel(gf, "RELATED_TO", "Item", "Entity").values.tolist() == [["i1", DBR + "Dark", "http://example.org/mood"]]
+    assert rel(gf, "RELATED_TO", "Item", "Entity").values.tolist() == [
+        ["i1", DBR + "Dark", "http://example.org/mood"]
+    ]
     s = gf.stats
     assert s["unknown_predicates"] == {"http://example.org/mood": 1}
     assert s["unknown_literal_predicates"] == {DBO + "runtime": 1}
@@ -112,8 +131,13 @@ def test_formats_agree(tmp_path: Path) -> None:
     for gf in results[1:]:
         assert gf.counts() == results[0].counts()
         for rf in results[0].rels:
-            assert edges(gf, rf.type, rf.src_label, rf.dst_label) == edges(results[0], rf.type, rf.src_label, rf.dst_label)
-        assert gf.nodes["Person"].sort_values("id").values.tolist() == results[0].nodes["Person"].sort_values("id").values.tolist()
+            assert edges(gf, rf.type, rf.src_label, rf.dst_label) == edges(
+                results[0], rf.type, rf.src_label, rf.dst_label
+            )
+        assert (
+            gf.nodes["Person"].sort_values("id").values.tolist()
+            == results[0].nodes["Person"].sort_values("id").values.tolist()
+        )
 
 
 def test_several_files_and_skipped_lines(tmp_path: Path) -> None:

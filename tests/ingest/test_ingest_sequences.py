@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-
 from persona.ingest import assign_split, k_core
 from persona.ingest.sequences import drop_duplicate_pairs, finish_interactions
 
@@ -44,7 +43,9 @@ def test_equal_timestamps_break_ties_by_record_order_then_item() -> None:
 
 
 def test_missing_timestamps_use_record_order() -> None:
-    df = pd.DataFrame({"src": ["u"] * 3, "dst": ["c", "a", "b"], "ts": pd.array([None, None, None], dtype="Int64")})
+    df = pd.DataFrame(
+        {"src": ["u"] * 3, "dst": ["c", "a", "b"], "ts": pd.array([None, None, None], dtype="Int64")}
+    )
     out = assign_split(df, order=None)
     assert _by_user(out, "u") == [("c", 0, "train"), ("a", 1, "valid"), ("b", 2, "test")]
 
@@ -60,7 +61,16 @@ def test_assign_split_custom_columns_and_empty() -> None:
 
 def test_k_core_iterates_to_a_fixed_point() -> None:
     # item "x" has 2 users; removing it drops u3 below 2, which drops item "y" below 2 …
-    rows = [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b"), ("u3", "x"), ("u3", "y"), ("u4", "y"), ("u4", "a")]
+    rows = [
+        ("u1", "a"),
+        ("u1", "b"),
+        ("u2", "a"),
+        ("u2", "b"),
+        ("u3", "x"),
+        ("u3", "y"),
+        ("u4", "y"),
+        ("u4", "a"),
+    ]
     df = pd.DataFrame(rows, columns=["src", "dst"])
     out = k_core(df, 2)
     assert set(zip(out["src"], out["dst"])) == {("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b")}
@@ -82,7 +92,11 @@ def test_duplicates_keep_the_first_interaction_chronologically() -> None:
     )
     kept, n = drop_duplicate_pairs(df)
     assert n == 1
-    assert sorted(zip(kept["src"], kept["dst"], kept["rating"])) == [("u", "a", 5.0), ("u", "b", 2.0), ("v", "a", 3.0)]
+    assert sorted(zip(kept["src"], kept["dst"], kept["rating"])) == [
+        ("u", "a", 5.0),
+        ("u", "b", 2.0),
+        ("v", "a", 3.0),
+    ]
     stats: dict = {}
     rated = finish_interactions(df, 0, stats)
     assert stats["duplicates"] == 1 and stats["k_core_removed"] == 0

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from ingest_testutil import edges, write
-from sparql_server import SparqlServer, load_store
-
 from persona.ingest import FetchError, fetch_dbpedia, read_rdf
 from persona.ingest.errors import RecordPolicy
+from sparql_server import SparqlServer, load_store
 
 DBR = "http://dbpedia.org/resource/"
 DBO = "http://dbpedia.org/ontology/"
@@ -37,11 +36,23 @@ def _same(a, b) -> None:
         assert edges(a, rf.type, rf.src_label, rf.dst_label) == edges(b, rf.type, rf.src_label, rf.dst_label)
         if "predicate" in rf.df:
             pa = sorted(map(tuple, rf.df.values.tolist()))
-            pb = sorted(map(tuple, next(x for x in b.rels if (x.type, x.src_label, x.dst_label) == (rf.type, rf.src_label, rf.dst_label)).df.values.tolist()))
+            pb = sorted(
+                map(
+                    tuple,
+                    next(
+                        x
+                        for x in b.rels
+                        if (x.type, x.src_label, x.dst_label) == (rf.type, rf.src_label, rf.dst_label)
+                    ).df.values.tolist(),
+                )
+            )
             assert pa == pb
     for label, df in a.nodes.items():
         cols = ["id", "iri", "name"]
-        assert df[cols].sort_values("id").values.tolist() == b.nodes[label][cols].sort_values("id").values.tolist()
+        assert (
+            df[cols].sort_values("id").values.tolist()
+            == b.nodes[label][cols].sort_values("id").values.tolist()
+        )
 
 
 @pytest.mark.parametrize("hops", [1, 2])
@@ -49,7 +60,9 @@ def test_endpoint_equals_file_and_cache_replays(tmp_path: Path, hops: int) -> No
     nt = write(tmp_path / "kg.nt", KG)
     cache = tmp_path / "cache"
     with SparqlServer(load_store(nt)) as srv:
-        gf = fetch_dbpedia(LINKS, endpoint=srv.url, predicates="*", hops=hops, batch=2, rate_limit_s=0, cache_dir=cache)
+        gf = fetch_dbpedia(
+            LINKS, endpoint=srv.url, predicates="*", hops=hops, batch=2, rate_limit_s=0, cache_dir=cache
+        )
         n_queries = len(srv.queries)
     from_file = read_rdf(nt, LINKS, hops=hops)
     _same(gf, from_file)
@@ -58,18 +71,27 @@ def test_endpoint_equals_file_and_cache_replays(tmp_path: Path, hops: int) -> No
     names = gf.nodes["Person"].set_index("id")["name"]
     assert names[DBR + "Al_Pacino"] == "Al Pacino"  # English label, not the German one
     # the server is gone: a re-run and an offline run replay the cache
-    again = fetch_dbpedia(LINKS, endpoint=srv.url, predicates="*", hops=hops, batch=2, rate_limit_s=0, cache_dir=cache)
-    offline = fetch_dbpedia(LINKS, endpoint=srv.url, predicates="*", hops=hops, batch=2, cache_dir=cache, offline=True)
+    again = fetch_dbpedia(
+        LINKS, endpoint=srv.url, predicates="*", hops=hops, batch=2, rate_limit_s=0, cache_dir=cache
+    )
+    offline = fetch_dbpedia(
+        LINKS, endpoint=srv.url, predicates="*", hops=hops, batch=2, cache_dir=cache, offline=True
+    )
     for g in (again, offline):
         _same(g, gf)
         assert g.stats["sparql_requests"] == 0 and g.stats["sparql_cache_hits"] == n_queries
 
 
-def test_default_predicates_use_the_schema_table(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_default_predicates_use_the_schema_table(tmp_path: Path, method: str) -> None:
     nt = write(tmp_path / "kg.nt", KG)
     with SparqlServer(load_store(nt)) as srv:
-        gf = fetch_dbpedia(LINKS, endpoint=srv.url, rate_limit_s=0, cache_dir=tmp_path / "c")
-    assert edges(gf, "DIRECTED_BY", "Item", "Person") == {("i1", DBR + "Michael_Mann"), ("i2", DBR + "John_Frankenheimer")}
+        gf = fetch_dbpedia(LINKS, endpoint=srv.url, rate_limit_s=0, cache_dir=tmp_path / "c", method=method)
+        assert srv.methods == {method}
+    assert edges(gf, "DIRECTED_BY", "Item", "Person") == {
+        ("i1", DBR + "Michael_Mann"),
+        ("i2", DBR + "John_Frankenheimer"),
+    }
     assert edges(gf, "PREVIOUS_WORK", "Item", "Item") == {("i2", "i1")}
     assert "RELATED_TO" not in gf.counts()  # the unknown predicate was not asked for
     assert gf.nodes["Person"].set_index("id")["name"][DBR + "Al_Pacino"] == "Al Pacino"  # label of an object
@@ -101,7 +123,14 @@ def test_rate_limit_spaces_requests(tmp_path: Path) -> None:
 
     with SparqlServer(load_store(write(tmp_path / "kg.nt", KG))) as srv:
         t = time.monotonic()
-        gf = fetch_dbpedia(LINKS, endpoint=srv.url, batch=1, rate_limit_s=0.2, cache_dir=tmp_path / "c", predicates=[DBO + "director"])
+        gf = fetch_dbpedia(
+            LINKS,
+            endpoint=srv.url,
+            batch=1,
+            rate_limit_s=0.2,
+            cache_dir=tmp_path / "c",
+            predicates=[DBO + "director"],
+        )
         elapsed = time.monotonic() - t
     assert gf.stats["sparql_requests"] == 3
     assert elapsed >= 0.4  # three requests, two waits

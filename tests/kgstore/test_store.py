@@ -148,3 +148,13 @@ def _params(text: str) -> set[str]:
     import re
 
     return set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", text))
+
+
+def test_related_to_keeps_each_predicate(store):
+    store.load(small_graph())
+    g = GraphFrames()
+    g.add_nodes("Entity", pd.DataFrame({"id": ["http://e/x"], "name": ["x"]}))
+    g.add_rels("RELATED_TO", "Item", "Entity", pd.DataFrame({"src": ["i1", "i1"], "dst": ["http://e/x"] * 2, "predicate": ["http://p/a", "http://p/b"]}))
+    store.load(g)
+    store.load(g)
+    assert store.counts()["rels"]["RELATED_TO"] == 2
