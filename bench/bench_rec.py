@@ -12,7 +12,10 @@ with at least 5 interactions (5-core), Zipf-like item popularity — measure:
 Writes ``bench/results/rec.json`` with machine information (CPU count and model, RAM, load average
 at start: other processes on the machine distort timings) and the data sizes.
 
-Usage: ``python bench/bench_rec.py [--threads 2] [--epochs 3] [--device cpu] [--out bench/results/rec.json]``
+Each measurement runs for every thread count in ``--threads`` (default 1 and 2): on a machine whose other
+core is busy, a two-thread OpenMP region waits for it, so one thread can be much faster.
+
+Usage: ``python bench/bench_rec.py [--threads 1,2] [--epochs 2] [--device cpu] [--out bench/results/rec.json]``
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-
-from persona.config import RecSettings
 from persona.rec import Interactions, SASRecRecommender, metrics_from_ranks, rank_targets
 from persona.rec.evaluate import sampled_ranks, seen_mask
+
+from persona.config import RecSettings
 
 N_USERS, N_ITEMS, N_INTER = 10_849, 3_672, 87_376
 
@@ -54,7 +57,9 @@ def synthetic_frame(seed: int = 0) -> pd.DataFrame:
     items[rng.permutation(N_INTER)[:N_ITEMS]] = np.arange(N_ITEMS)  # every item occurs
     users = np.repeat(np.arange(N_USERS), lens)
     pos = np.concatenate([np.arange(n) for n in lens])
-    split = np.where(pos == np.repeat(lens, lens) - 1, "test", np.where(pos == np.repeat(lens, lens) - 2, "valid", "train"))
+    split = np.where(
+        pos == np.repeat(lens, lens) - 1, "test", np.where(pos == np.repeat(lens, lens) - 2, "valid", "train")
+    )
     return pd.DataFrame(
         {"user": [f"u{u}" for u in users], "item": [f"i{i}" for i in items], "pos": pos, "split": split}
     )
@@ -80,17 +85,17 @@ def machine() -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "cpu_model": model,
         "ram_gib": ram,
-        "load_average_at_start": list(os.getloadavg()),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
 
 def time_epochs(inter: Interactions, settings: RecSettings, epochs: int, **kw: object) -> dict[str, float]:
     secs: list[float] = []
-    rec = SASRecRecommender(settings, epochs=epochs, eval_every=10_000, on_epoch=lambda r: secs.append(r["seconds"]), **kw)  # type: ignore[arg-type]
+    rec = SASRecRecommender(
+        settings, epochs=epochs, eval_every=10_000, on_epoch=lambda r: secs.append(r["seconds"]), **kw
+    )  # type: ignore[arg-type]
     t0 = time.perf_counter()
     rec.fit(inter, valid=False)
     total = time.perf_counter() - t0
@@ -159,23 +164,21 @@ def bench_ranking(inter: Interactions, n_users: int = 10_000, repeats: int = 3) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts to measure")
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "rec.json")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
     inter = Interactions.from_frame(synthetic_frame())
     build_s = time.perf_counter() - t0
-    info = machine()
     rng = np.random.default_rng(1)
     users = {u: rng.normal(size=64).astype(np.float32) for u in inter.users}
     text = {i: rng.normal(size=384).astype(np.float32) for i in inter.items}
     base = RecSettings(device=args.device)
     res: dict[str, object] = {
-        "machine": info,
+        "machine": machine(),
         "data": {
             "users": inter.n_users,
             "items": inter.n_items,
@@ -185,19 +188,38 @@ def main() -> None:
             "interactions_from_frame_seconds": build_s,
         },
         "settings": base.model_dump(),
-        "ranking_only": bench_ranking(inter),
-        "train": {
-            "none_random_ce": time_epochs(inter, base, args.epochs, user_variant="none", item_variant="random"),
-            "kg_text_ce": time_epochs(
-                inter, base, args.epochs, user_variant="kg", item_variant="text", user_emb=users, item_emb=text
-            ),
-            "none_random_bce": time_epochs(
-                inter, base.model_copy(update={"loss": "bce"}), args.epochs, user_variant="none", item_variant="random"
-            ),
-        },
+        "epochs_timed": args.epochs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2), encoding="utf-8")
+    for n in [int(x) for x in args.threads.split(",")]:
+        torch.set_num_threads(n)
+        res[f"threads_{n}"] = {
+            "torch_threads": n,
+            "load_average_at_start": list(os.getloadavg()),
+            "ranking_only": bench_ranking(inter),
+            "train": {
+                "none_random_ce": time_epochs(
+                    inter, base, args.epochs, user_variant="none", item_variant="random"
+                ),
+                "kg_text_ce": time_epochs(
+                    inter,
+                    base,
+                    args.epochs,
+                    user_variant="kg",
+                    item_variant="text",
+                    user_emb=users,
+                    item_emb=text,
+                ),
+                "none_random_bce": time_epochs(
+                    inter,
+                    base.model_copy(update={"loss": "bce"}),
+                    args.epochs,
+                    user_variant="none",
+                    item_variant="random",
+                ),
+            },
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(res, indent=2), encoding="utf-8")
     print(json.dumps(res, indent=2))
 
 

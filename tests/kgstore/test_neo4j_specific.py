@@ -14,7 +14,6 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
-
 from persona.kgstore import NODE_TYPES, GraphFrames, GraphStore, StoreError, open_store
 from persona.kgstore.frames import RelFrame
 
@@ -93,6 +92,18 @@ def test_small_batches_progress_and_written_counts(neo):
     assert neo.counts()["rels"] == {"RATED": 7}
 
 
+def test_later_loads_add_only_what_is_missing(neo):
+    neo.load(_chain(2, 4))  # RATED u0->i0, u1->i1, u0->i2, u1->i3 (first load: plain CREATE path)
+    more = pd.DataFrame({"src": ["u0", "u0", "u1"], "dst": ["i0", "i1", "i0"], "rating": [3.0, 4.0, 1.0]})
+    # u0->i0 is unchanged; u0->i1 and u1->i0 are new (existence-check path)
+    assert neo.load(GraphFrames(rels=[RelFrame("RATED", "User", "Item", more)])) == {"RATED": 2}
+    assert neo.counts()["rels"] == {"RATED": 6}
+    # a frame built by hand may repeat a pair: the first row wins, nothing is duplicated
+    dup = pd.DataFrame({"src": ["i0", "i0"], "dst": ["i1", "i1"]})
+    assert neo.load(GraphFrames(rels=[RelFrame("ALSO_VIEW", "Item", "Item", dup)])) == {"ALSO_VIEW": 1}
+    assert neo.counts()["rels"] == {"ALSO_VIEW": 1, "RATED": 6}
+
+
 def test_missing_endpoint_rolls_back_its_batch(neo):
     neo.load(_chain(2, 4))
     bad = pd.DataFrame({"src": ["i0", "i1", "i2", "i3"], "dst": ["i1", "i2", "ghost", "i0"]})
@@ -164,7 +175,9 @@ def test_vector_index_is_replaced_when_the_dimension_changes(neo):
         "SHOW VECTOR INDEXES YIELD name, options WHERE name = $n RETURN options.indexConfig AS c", {"n": name}
     )
     assert cfg[0]["c"]["vector.dimensions"] == 4
-    assert cfg[0]["c"]["vector.quantization.enabled"] is False  # exact cosine scores, as in the embedded store
+    assert (
+        cfg[0]["c"]["vector.quantization.enabled"] is False
+    )  # exact cosine scores, as in the embedded store
     assert [h[0] for h in neo.vector_search("User", "persona", np.array([0.0, 0.0, 0.1, 1.0]), k=1)] == ["u0"]
     with pytest.raises(StoreError, match="not a FLOAT"):
         neo.create_vector_index("User", "gender", 4)

@@ -37,6 +37,26 @@ def test_candidate_cut_uses_pessimistic_retriever_rank() -> None:
     assert r_ret.tolist() == [2] and r_fin.tolist() == [2]
 
 
+def test_hr_at_100_invariant_on_random_scores() -> None:
+    g = torch.Generator().manual_seed(0)
+    n_users, n_items = 300, 800
+    ret = torch.randn(n_users, n_items + 1, generator=g).round(decimals=1)  # coarse: many ties
+    rer = torch.randn(n_users, n_items + 1, generator=g)
+    ret[:, 0] = rer[:, 0] = NINF
+    targets = torch.randint(1, n_items + 1, (n_users,), generator=g)
+    excl = torch.rand(n_users, n_items + 1, generator=g) < 0.05
+    r_ret, r_fin = two_stage_ranks(ret, rer, targets, excl, n_candidates=100)
+    assert torch.equal(r_ret < 100, r_fin < 100)
+    assert torch.equal(r_fin[r_ret >= 100], r_ret[r_ret >= 100])
+    inside = r_ret < 100
+    assert 0 < int(inside.sum()) < n_users
+    # inside the candidates the reranker decides: a top reranker score moves the target to rank 0
+    rer2 = rer.clone()
+    rer2[torch.arange(n_users), targets] = 100.0
+    _, r_top = two_stage_ranks(ret, rer2, targets, excl, n_candidates=100)
+    assert (r_top[inside] == 0).all()
+
+
 @pytest.fixture(scope="module")
 def chain() -> Interactions:
     return Interactions.from_frame(chain_frame(n_users=150, n_items=60, seed=3))
