@@ -346,7 +346,7 @@ class EmbeddedStore:
     def create_vector_index(self, label: str, prop: str, dim: int) -> str:
         """Record the index; search is an exact cosine scan (see the module docstring)."""
         node_label(label)
-        name = f"{label.lower()}_{prop}"
+        name = f"{label.lower()}_{prop}_vector"
         meta = Path(self.path + ".vector-indexes.json")
         data = json.loads(meta.read_text()) if meta.exists() else {}
         data[name] = {"label": label, "property": prop, "dimensions": dim, "similarity": "cosine", "kind": "exact"}

@@ -84,3 +84,10 @@ def parse_param(text: str) -> tuple[str, Any]:
 
 def _is_embedded(settings: Settings) -> bool:
     return "://" not in settings.store
+
+
+def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -> Any:
+    """Top-``k`` items after an anonymous session (see :func:`persona.pipeline.recommend_session`)."""
+    from persona.pipeline import recommend_session as _rs
+
+    return _rs(settings, item_ids, k=k)
