@@ -12,10 +12,12 @@ with at least 5 interactions (5-core), Zipf-like item popularity — measure:
 Writes ``bench/results/rec.json`` with machine information (CPU count and model, RAM, load average
 at start: other processes on the machine distort timings) and the data sizes.
 
-Each measurement runs for every thread count in ``--threads`` (default 1 and 2): on a machine whose other
-core is busy, a two-thread OpenMP region waits for it, so one thread can be much faster.
+Each configuration runs in a fresh process: 1 thread, 2 threads, and 2 threads with
+``OMP_WAIT_POLICY=PASSIVE``. On a machine whose other core is busy (other processes; the load average is
+recorded), OpenMP's default spin-waiting makes every two-thread parallel region wait for a descheduled
+thread, and training becomes several times slower than on one thread; the passive policy avoids that.
 
-Usage: ``python bench/bench_rec.py [--threads 1,2] [--epochs 2] [--device cpu] [--out bench/results/rec.json]``
+Usage: ``python bench/bench_rec.py [--configs 1,2,2:PASSIVE] [--epochs 2] [--device cpu] [--out bench/results/rec.json]``
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -162,21 +166,56 @@ def bench_ranking(inter: Interactions, n_users: int = 10_000, repeats: int = 3) 
     }
 
 
+CONFIGS = ("1", "2", "2:PASSIVE")
+
+
+def run_section(inter: Interactions, threads: int, epochs: int, device: str) -> dict[str, object]:
+    """Every measurement at one torch thread count (in this process)."""
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(1)
+    users = {u: rng.normal(size=64).astype(np.float32) for u in inter.users}
+    text = {i: rng.normal(size=384).astype(np.float32) for i in inter.items}
+    base = RecSettings(device=device)
+    return {
+        "torch_threads": threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(default)"),
+        "load_average_at_start": list(os.getloadavg()),
+        "ranking_only": bench_ranking(inter),
+        "train": {
+            "none_random_ce": time_epochs(inter, base, epochs, user_variant="none", item_variant="random"),
+            "kg_text_ce": time_epochs(
+                inter, base, epochs, user_variant="kg", item_variant="text", user_emb=users, item_emb=text
+            ),
+            "none_random_bce": time_epochs(
+                inter,
+                base.model_copy(update={"loss": "bce"}),
+                epochs,
+                user_variant="none",
+                item_variant="random",
+            ),
+        },
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", default="1,2", help="comma-separated torch thread counts to measure")
+    ap.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help="comma-separated THREADS[:OMP_WAIT_POLICY] configurations, each measured in a fresh process",
+    )
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "rec.json")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     inter = Interactions.from_frame(synthetic_frame())
     build_s = time.perf_counter() - t0
-    rng = np.random.default_rng(1)
-    users = {u: rng.normal(size=64).astype(np.float32) for u in inter.users}
-    text = {i: rng.normal(size=384).astype(np.float32) for i in inter.items}
-    base = RecSettings(device=args.device)
+    if args.child:
+        print(json.dumps(run_section(inter, int(args.child), args.epochs, args.device)))
+        return
     res: dict[str, object] = {
         "machine": machine(),
         "data": {
@@ -187,37 +226,29 @@ def main() -> None:
             "test_users": int((inter.targets("test") > 0).sum()),
             "interactions_from_frame_seconds": build_s,
         },
-        "settings": base.model_dump(),
+        "settings": RecSettings(device=args.device).model_dump(),
         "epochs_timed": args.epochs,
     }
-    for n in [int(x) for x in args.threads.split(",")]:
-        torch.set_num_threads(n)
-        res[f"threads_{n}"] = {
-            "torch_threads": n,
-            "load_average_at_start": list(os.getloadavg()),
-            "ranking_only": bench_ranking(inter),
-            "train": {
-                "none_random_ce": time_epochs(
-                    inter, base, args.epochs, user_variant="none", item_variant="random"
-                ),
-                "kg_text_ce": time_epochs(
-                    inter,
-                    base,
-                    args.epochs,
-                    user_variant="kg",
-                    item_variant="text",
-                    user_emb=users,
-                    item_emb=text,
-                ),
-                "none_random_bce": time_epochs(
-                    inter,
-                    base.model_copy(update={"loss": "bce"}),
-                    args.epochs,
-                    user_variant="none",
-                    item_variant="random",
-                ),
-            },
-        }
+    for cfg in args.configs.split(","):
+        threads, _, policy = cfg.partition(":")
+        env = dict(os.environ)
+        env.pop("OMP_WAIT_POLICY", None)
+        if policy:
+            env["OMP_WAIT_POLICY"] = policy  # read once when OpenMP starts: needs a fresh process
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            threads,
+            "--epochs",
+            str(args.epochs),
+            "--device",
+            args.device,
+        ]
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        res[f"threads_{threads}" + (f"_{policy.lower()}" if policy else "")] = json.loads(
+            out.strip().splitlines()[-1]
+        )
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(res, indent=2), encoding="utf-8")
     print(json.dumps(res, indent=2))

@@ -22,7 +22,9 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Load a source into the graph store.", no_args_is_help=True)
 enrich_app = typer.Typer(help="Add external knowledge to items already in the store.", no_args_is_help=True)
+train_app = typer.Typer(help="Learn personas and train the recommender (the whole pipeline without a subcommand).")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(train_app, name="train")
 app.add_typer(enrich_app, name="enrich")
 
 StoreOpt = Annotated[
@@ -203,6 +205,120 @@ def enrich_dbpedia(
         )
 
     _run_ingest(s, parse, quiet, "dbpedia")
+
+
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="'cpu', 'cuda' or 'cuda:N' for text encoding, HDGI and SASRec.")]
+
+
+def _train_settings(store: str | None, config: Path | None, device: str | None, **rec: Any) -> Settings:
+    s = _settings(store, config)
+    if device:
+        s.text.device = s.rec.device = s.hdgi.device = device
+    upd = {k: v for k, v in rec.items() if v is not None}
+    if upd:
+        s.rec = s.rec.model_copy(update=upd)
+    return s
+
+
+def _status(msg: str) -> None:
+    err_console.print(f"[dim]{msg}[/]", highlight=False)
+
+
+@train_app.callback(invoke_without_command=True)
+def train_cmd(
+    ctx: typer.Context,
+    user_emb: Annotated[Optional[str], typer.Option("--user-emb", help="Retriever user embedding: none | random | llm | kg.")] = None,
+    item_emb: Annotated[Optional[str], typer.Option("--item-emb", help="Retriever item embedding: random | text.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the recommender.")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum SASRec epochs.")] = None,
+    skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
+    device: DeviceOpt = None,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Text embeddings → personas → retriever → reranker → evaluation → write-back."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from persona.pipeline import train
+
+    if user_emb not in (None, "none", "random", "llm", "kg"):
+        _fail(f"--user-emb {user_emb!r}: expected none, random, llm or kg")
+    if item_emb not in (None, "random", "text"):
+        _fail(f"--item-emb {item_emb!r}: expected random or text")
+    s = _train_settings(store, config, device, user_emb=user_emb, item_emb=item_emb, epochs=epochs)
+    try:
+        with progress_bar(quiet) as progress:
+            rep = train(s, skip_personas=skip_personas, seed=seed, progress=progress, log=_status)
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        _fail(str(e))
+    _print_metrics(f"test metrics (full ranking) — run {rep.run_id}", rep.metrics)
+    console.print(table("run", {**{k: round(v, 1) for k, v in rep.timings.items()}, **rep.written, "run dir": str(rep.run_dir)}))
+
+
+def _print_metrics(title: str, metrics: dict[str, dict[str, float]]) -> None:
+    keys = ["HR@10", "NDCG@10", "MRR", "HR@100"]
+    rows = [{"stage": stage, **{k: m.get(k) for k in keys}} for stage, m in metrics.items()]
+    console.print(table(title, rows, ["stage", *keys]))
+
+
+@train_app.command("personas")
+def train_personas_cmd(
+    device: DeviceOpt = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum HDGI epochs.")] = None,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Text-initialise the graph and learn HDGI personas; write them to User.persona."""
+    from persona.learn import train_personas
+
+    s = _train_settings(store, config, device)
+    if epochs:
+        s.hdgi = s.hdgi.model_copy(update={"epochs": epochs})
+    try:
+        with progress_bar(quiet) as progress, workflows.connect(s) as st:
+            res = train_personas(st, s, workdir=Path(s.workdir), progress=progress, log=_status)
+    except (ValueError, KeyError) as e:
+        _fail(str(e))
+    console.print(table(f"personas — run {res.run_id}", {
+        "users": len(res.user_ids), "dimension": int(res.personas.shape[1]), "epochs": len(res.losses),
+        "final loss": float(res.losses[-1]) if res.losses else None,
+    }))
+    att = getattr(res, "attention", None)
+    if isinstance(att, dict) and att and all(isinstance(v, (int, float)) for v in att.values()):
+        console.print(table("meta-path attention (mean over users)", {k: float(v) for k, v in att.items()}))
+
+
+@app.command("recommend")
+def recommend_cmd(
+    user: Annotated[Optional[str], typer.Option("--user", "-u", help="A known user id.")] = None,
+    items: Annotated[Optional[str], typer.Option("--items", help="An anonymous session: item ids, comma-separated, oldest first.")] = None,
+    k: Annotated[int, typer.Option("--k", help="How many items.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Ranked items for a known user, or for an anonymous session (persona inferred from its items)."""
+    from persona import pipeline
+
+    if (user is None) == (items is None):
+        _fail("give exactly one of --user ID or --items ID,ID,…")
+    s = _settings(store, config)
+    try:
+        if user is not None:
+            recs = pipeline.recommend_user(s, user, k=k)
+            title = f"top {k} for user {user}"
+        else:
+            ids = [i.strip() for i in items.split(",") if i.strip()]  # type: ignore[union-attr]
+            recs = pipeline.recommend_session(s, ids, k=k)
+            title = f"top {k} after session {', '.join(ids)}"
+    except (KeyError, FileNotFoundError, ValueError) as e:
+        _fail(str(e).strip('"'))
+    if as_json:
+        print(recs.to_json(orient="records", indent=2))
+    else:
+        console.print(table(title, recs.to_dict("records")))
 
 
 @app.command("stats")
