@@ -61,6 +61,17 @@ class SASRecRecommender:
 
     Raises:
         TypeError: an override is not a RecSettings field.
+
+    Notes:
+        * External vectors are centred and divided by one global scale (unit variance per component on
+          average, geometry kept) before they enter the module; :meth:`recommend_session` applies the same
+          transform to a given persona vector. Users or items without a vector get the mean vector (warned).
+        * Session mode (an :class:`Interactions` built with a session column): training sequences are
+          sessions; the input is the current session. A target that opens a session has an empty input:
+          a persona model predicts it from the persona slot, a model without user input has nothing to go
+          on — it scores every item 0 and, with pessimistic ties, ranks the target last.
+        * Determinism: the same seed, data, settings, device and torch thread count give identical
+          results (CPU); different thread counts may differ in the last float bits.
     """
 
     def __init__(
