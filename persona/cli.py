@@ -257,9 +257,9 @@ def train_cmd(
 
 
 def _print_metrics(title: str, metrics: dict[str, dict[str, float]]) -> None:
-    keys = ["HR@10", "NDCG@10", "MRR", "HR@100"]
-    rows = [{"stage": stage, **{k: m.get(k) for k in keys}} for stage, m in metrics.items()]
-    console.print(table(title, rows, ["stage", *keys]))
+    keys = {"hr@10": "HR@10", "ndcg@10": "NDCG@10", "mrr": "MRR", "hr@100": "HR@100"}
+    rows = [{"stage": stage, **{lab: m.get(k, m.get(lab)) for k, lab in keys.items()}} for stage, m in metrics.items()]
+    console.print(table(title, rows, ["stage", *keys.values()]))
 
 
 @train_app.command("personas")
@@ -288,6 +288,31 @@ def train_personas_cmd(
     att = getattr(res, "attention", None)
     if isinstance(att, dict) and att and all(isinstance(v, (int, float)) for v in att.values()):
         console.print(table("meta-path attention (mean over users)", {k: float(v) for k, v in att.items()}))
+
+
+@app.command("experiment")
+def experiment_cmd(
+    seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (0..N-1); mean ± std over them.")] = 5,
+    out: Annotated[Path, typer.Option("--out", help="Output folder for results.csv/.md/.png.")] = Path("runs/table3"),
+    skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum SASRec epochs per model.")] = None,
+    device: DeviceOpt = None,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Reproduce the paper's Table 3 on the store's data: five retriever rows, reranking, mean ± std."""
+    from persona.pipeline import experiment
+
+    s = _train_settings(store, config, device, epochs=epochs)
+    try:
+        with progress_bar(quiet) as progress:
+            summary_md = experiment(s, seeds=list(range(seeds)), out_dir=out, skip_personas=skip_personas,
+                                    progress=progress, log=_status)
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        _fail(str(e))
+    console.print(summary_md)
+    console.print(f"written: {out}/results.csv, results.md, results.png")
 
 
 @app.command("recommend")

@@ -213,3 +213,40 @@ def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -
         titles = _titles(store, recs["item"].tolist())
     recs["title"] = recs["item"].map(titles)
     return recs[["rank", "item", "title", "score"]]
+
+
+def experiment(
+    settings: Settings,
+    *,
+    seeds: list[int],
+    out_dir: Path,
+    skip_personas: bool = False,
+    progress: Progress | None = None,
+    log: Log = _noop,
+) -> str:
+    """Table 3 on the configured store: returns the Markdown table (also written to ``out_dir``).
+
+    Personas are learned once (fixed HDGI seed) from the training graph; each seed retrains every
+    SASRec model. The ``llm`` row uses LLM summaries when an endpoint is configured, otherwise the
+    extractive fallback, labelled as such in ``config.json``.
+    """
+    from persona.rec import Interactions, run_experiment
+
+    out_dir = Path(out_dir)
+    with connect(settings) as store:
+        if not skip_personas:
+            from persona.learn import train_personas
+
+            log("personas: text embeddings → graph export → HDGI")
+            train_personas(store, settings, workdir=Path(settings.workdir), progress=progress, log=log)
+        inter = Interactions.from_frame(interactions_frame(store), source=store.uri)
+        item_text = vectors(store, "rec_item_vectors") or None
+        by_variant: dict[str, dict[str, np.ndarray]] = {}
+        kg = vectors(store, "rec_user_personas")
+        if kg:
+            by_variant["kg"] = kg
+        llm = user_vectors(store, settings, "llm", log)
+        if llm:
+            by_variant["llm"] = llm
+    run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir, progress=log)
+    return (out_dir / "results.md").read_text(encoding="utf-8")
