@@ -95,7 +95,7 @@ def machine() -> dict[str, object]:
     }
 
 
-def time_epochs(inter: Interactions, settings: RecSettings, epochs: int, **kw: object) -> dict[str, float]:
+def time_epochs(inter: Interactions, settings: RecSettings, epochs: int, **kw: object) -> dict[str, object]:
     secs: list[float] = []
     rec = SASRecRecommender(
         settings, epochs=epochs, eval_every=10_000, on_epoch=lambda r: secs.append(r["seconds"]), **kw
@@ -120,7 +120,7 @@ def time_epochs(inter: Interactions, settings: RecSettings, epochs: int, **kw: o
     }
 
 
-def bench_ranking(inter: Interactions, n_users: int = 10_000, repeats: int = 3) -> dict[str, float]:
+def bench_ranking(inter: Interactions, n_users: int = 10_000, repeats: int = 3) -> dict[str, object]:
     es = inter.eval_set("test").subset(slice(0, n_users))
     g = torch.Generator().manual_seed(0)
     scores = torch.randn(len(es), inter.n_items + 1, generator=g)

@@ -130,6 +130,11 @@ class SASRecRecommender:
         """How users enter the module: ``'none'``, ``'learned'`` (random variant) or ``'fixed'`` (llm/kg)."""
         return {"none": "none", "random": "learned"}.get(self.settings.user_emb, "fixed")  # type: ignore[return-value]
 
+    @property
+    def interactions(self) -> Interactions:
+        """The interactions the model was fitted on (ids, histories); raises if not fitted."""
+        return self._require_fit()[1]
+
     def _require_fit(self) -> tuple[SASRec, Interactions]:
         if self.module is None or self.inter is None:
             raise RuntimeError("the recommender is not fitted; call fit(inter) or load(path) first")

@@ -99,6 +99,7 @@ def test_save_load_round_trip(chain: Interactions, tmp_path: Path) -> None:
     assert torch.equal(back.score(["u001", "u002"]), rec.score(["u001", "u002"]))
     assert back.recommend_session(["i010"], k=5).equals(rec.recommend_session(["i010"], k=5))
     assert back.settings == rec.settings
+    assert back.interactions.users == chain.users and back.interactions.fingerprint() == chain.fingerprint()
 
 
 def test_recommend_for_users_excludes_history(chain: Interactions) -> None:
