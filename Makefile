@@ -2,6 +2,7 @@
 PYTHON ?= python3
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
+export OMP_WAIT_POLICY ?= PASSIVE
 STORE ?= embedded:persona.db
 NEO4J_PORT ?= 7687
 STAMP := .persona/.installed
@@ -17,8 +18,8 @@ setup: $(STAMP)
 demo: setup
 	persona ingest demo --store $(STORE)
 	persona train --store $(STORE)
-	persona recommend --store $(STORE) --user u0001 --k 10
-	persona recommend --store $(STORE) --items i0001,i0002,i0003 --k 5
+	persona recommend --store $(STORE) --user U00001 --k 10
+	persona recommend --store $(STORE) --items B000000001,B000000002,B000000003 --k 5
 
 # Starts the project's Neo4j (built from Maven Central) unless NEO4J_URI points at one already.
 test: setup

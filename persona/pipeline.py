@@ -186,7 +186,7 @@ def _titles(store: GraphStore, ids: list[str]) -> dict[str, str]:
 def recommend_user(settings: Settings, user: str, *, k: int = 10) -> pd.DataFrame:
     """Top-``k`` for a known user from their whole history (``item, title, rank, score``)."""
     two = load_recommender(settings)
-    _, inter = two.retriever._require_fit()
+    inter = two.retriever.interactions
     if user not in inter.user_index:
         raise KeyError(f"unknown user {user!r}: not in the trained run (users look like {inter.users[0]!r})")
     recs = two.recommend([user], k=k, history="all")
@@ -199,7 +199,7 @@ def recommend_user(settings: Settings, user: str, *, k: int = 10) -> pd.DataFram
 def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -> pd.DataFrame:
     """Top-``k`` after an anonymous session; its persona is inferred from its items (no retraining)."""
     two = load_recommender(settings)
-    _, inter = two.retriever._require_fit()
+    inter = two.retriever.interactions
     unknown = [i for i in item_ids if i not in inter.item_index]
     if unknown:
         raise KeyError(f"unknown item(s) {unknown}: not in the trained catalogue (items look like {inter.items[0]!r})")
