@@ -9,7 +9,6 @@ import sys
 # Spinning OpenMP workers steal the second core from everything else on small machines (measured ~10×
 # slower SASRec epochs on a busy 2-core box); passive waiting costs little when the machine is idle.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("HF_HUB_OFFLINE", "1") if os.environ.get("PERSONA_OFFLINE", "1") == "1" else None
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
