@@ -484,9 +484,9 @@ def train_hdgi(
             weight_decay, dropout, max_sample, hub_quantile, metapaths, user_init, item_features).
         seed: Seeds weights, dropout, corruption and neighbour sampling.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        checkpoint_dir: Where ``hdgi.pt`` (training state) and ``model.pt`` (the trained model) go. A
-            checkpoint of the same graph, settings and seed is resumed: its epochs are not repeated and
-            training continues up to ``settings.epochs``.
+        checkpoint_dir: Where the training state ``hdgi.pt`` goes. A checkpoint of the same graph,
+            settings and seed is resumed: its epochs are not repeated and training continues up to
+            ``settings.epochs``. (Save the trained model with ``result.model.save(path)``.)
         progress: Optional callback ``(description, epoch, epochs)``.
         checkpoint_every: Epochs between checkpoint writes (one is always written at the end).
 
@@ -601,8 +601,6 @@ def train_hdgi(
         shares = np.concatenate([shares, _shares(info["c2"], info["beta2"]).cpu().numpy()], axis=1)
     names = names1 + names2
     user_attention = [dict(zip(names, map(float, np.round(row, 4)))) for row in shares]
-    if checkpoint_dir is not None:
-        pm.save(Path(checkpoint_dir) / "model.pt")
     ids = getattr(data["User"], "node_ids", None)
     return PersonaResult(
         user_ids=[str(u) for u in (ids if ids is not None else range(n_users))],

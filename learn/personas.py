@@ -1,0 +1,255 @@
+"""The persona job: text-initialise the graph, export it, train HDGI, write personas back.
+
+:func:`train_personas` is what ``persona train personas`` (and ``persona train``) runs:
+
+1. :func:`encode_graph_text` — items and attribute/entity nodes are encoded with the text model
+   (cached on disk) and ``text_emb`` / ``emb_model`` are written where missing or stale;
+2. :func:`persona.learn.export.export_graph` — the training graph as a PyG ``HeteroData``;
+3. :func:`persona.learn.hdgi.train_hdgi` — personas, checkpointed under ``<workdir>/personas``;
+4. write-back — ``User.persona``, ``persona_attention`` (JSON), ``persona_run``, ``persona_model``,
+   and cosine vector indexes on ``User.persona`` and ``Item.text_emb``.
+
+The trained model is saved as ``<workdir>/personas/<run_id>/model.pt`` (``latest`` names the newest),
+so :func:`infer_persona` embeds an anonymous session later without the store or retraining.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from persona.kgstore.queries import load as load_query
+
+from .export import embeddings_from_column, export_graph
+from .hdgi import PersonaModel, PersonaResult, train_hdgi
+from .text import TextEncoder, entity_text, item_text
+
+Progress = Callable[[str, int, int], None]
+Log = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def _frame(store: Any, name: str) -> pd.DataFrame:
+    return store.frame(load_query(name, store.backend), {})
+
+
+def _stale(df: pd.DataFrame, vecs: np.ndarray, model_key: str) -> np.ndarray:
+    """Rows whose stored embedding is missing, from another model, or differs from ``vecs``."""
+    stored, has = embeddings_from_column(df["text_emb"].reset_index(drop=True))
+    model_ok = df["emb_model"].astype(object).map(lambda m: m == model_key).to_numpy(dtype=bool)
+    if stored is None or stored.shape[1] != vecs.shape[1]:
+        return np.ones(len(df), dtype=bool)
+    differs = np.abs(stored - vecs).max(axis=1) > 1e-4
+    return ~has | ~model_ok | differs
+
+
+def encode_graph_text(
+    store: Any,
+    settings: Any,
+    *,
+    workdir: Path | str,
+    progress: Progress | None = None,
+    log: Log = _noop,
+) -> dict[str, int]:
+    """Encode item and attribute/entity texts and write ``text_emb`` + ``emb_model`` where needed.
+
+    Item text is :func:`~persona.learn.text.item_text` (title, categories, description and — when
+    ``text.use_generated_descriptions`` — the LLM-generated description); entity text is
+    ``"<Label>: <name>"``. Embeddings are cached under ``<workdir>/text_cache``, and only nodes whose
+    stored vector is missing, from another model or different are written.
+
+    Args:
+        store: The graph store.
+        settings: :class:`persona.config.Settings` (its ``text`` section).
+        workdir: Cache folder root.
+        progress: Optional callback ``(description, done, total)``.
+        log: One-line status messages.
+
+    Returns:
+        Nodes written per label.
+    """
+    ts = settings.text
+    enc = TextEncoder(ts.model, ts.batch_size, ts.device, Path(workdir) / "text_cache")
+    written: dict[str, int] = {}
+    try:
+        items = _frame(store, "export_item_text")
+        if len(items):
+            gen = items["generated_description"] if ts.use_generated_descriptions else [None] * len(items)
+            texts = [item_text(t, d, c, g) for t, d, c, g in zip(items["title"], items["description"], items["categories"], gen)]
+            empty = sum(1 for t in texts if not t)
+            if empty:
+                log(f"text: {empty} items have no title or description; they are encoded from their id")
+            texts = [t or f"Item {i}" for t, i in zip(texts, items["id"])]
+            log(f"text: encoding {len(texts)} items with {enc.model_key}")
+            vecs = enc.encode(texts, progress=progress)
+            written["Item"] = _write(store, "Item", items, vecs, enc.model_key)
+        ents = _frame(store, "export_entity_text")
+        if len(ents):
+            labels = ents["label"].astype(str)
+            texts = [entity_text(n if n is not None else i, lab) for n, i, lab in zip(ents["name"], ents["id"], labels)]
+            log(f"text: encoding {len(texts)} attribute/entity nodes")
+            vecs = enc.encode(texts, progress=progress)
+            for lab in sorted(set(labels)):
+                mask = (labels == lab).to_numpy()
+                written[lab] = _write(store, lab, ents[mask].reset_index(drop=True), vecs[mask], enc.model_key)
+        log(f"text: {enc.stats['encoded']} texts encoded, {enc.stats['cached']} from cache")
+    finally:
+        enc.close()
+    return written
+
+
+def _write(store: Any, label: str, df: pd.DataFrame, vecs: np.ndarray, model_key: str) -> int:
+    stale = _stale(df, vecs, model_key)
+    if not stale.any():
+        return 0
+    out = pd.DataFrame(
+        {
+            "id": df.loc[stale, "id"].astype(str).tolist(),
+            "text_emb": [v.tolist() for v in vecs[stale]],
+            "emb_model": model_key,
+        }
+    )
+    return int(store.set_node_properties(label, out))
+
+
+def _persona_dir(workdir: Path | str) -> Path:
+    return Path(workdir) / "personas"
+
+
+def train_personas(
+    store: Any,
+    settings: Any,
+    *,
+    workdir: Path | str,
+    progress: Progress | None = None,
+    log: Log = _noop,
+    seed: int | None = None,
+    write: bool = True,
+) -> PersonaResult:
+    """Text-initialise the graph, learn HDGI personas and write them back.
+
+    Args:
+        store: The graph store.
+        settings: :class:`persona.config.Settings` (``text`` and ``hdgi`` sections).
+        workdir: Caches and checkpoints (``<workdir>/text_cache``, ``<workdir>/personas``).
+        progress: Optional callback ``(description, done, total)``.
+        log: One-line status messages.
+        seed: HDGI seed (default ``settings.hdgi.seed`` if present, else 0).
+        write: Write personas and vector indexes to the store.
+
+    Returns:
+        :class:`~persona.learn.hdgi.PersonaResult` (``extra`` holds timings and counts).
+
+    Raises:
+        ValueError: the store has no users or items, or bad HDGI settings.
+    """
+    hs = settings.hdgi
+    seed = int(seed if seed is not None else getattr(hs, "seed", 0))
+    device = getattr(hs, "device", None) or "cpu"
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    written = encode_graph_text(store, settings, workdir=workdir, progress=progress, log=log)
+    timings["text_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    data, maps = export_graph(store, progress=progress)
+    timings["export_s"] = time.perf_counter() - t
+    st = data.stats
+    if st["users"] == 0 or st["items"] == 0:
+        raise ValueError(f"{store.uri}: no users or items to learn from; run `persona ingest …` first")
+    if st["rated_train"] == 0:
+        raise ValueError(f"{store.uri}: no RATED edges with split='train'; re-ingest so that splits are set")
+    log(
+        f"export: {st['users']} users, {st['items']} items, {st['entities']} entities, "
+        f"{st['rated_train']} training interactions, {st['kg_edges']} knowledge edges"
+    )
+
+    t = time.perf_counter()
+    root = _persona_dir(workdir)
+    log(f"HDGI: hidden {hs.hidden}, up to {hs.epochs} epochs on {device}")
+    res = train_hdgi(data, hs, seed=seed, device=device, checkpoint_dir=root / "checkpoint", progress=progress)
+    timings["hdgi_s"] = time.perf_counter() - t
+    assert res.model is not None
+    run_dir = root / res.run_id
+    res.model.save(run_dir / "model.pt")
+    (root / "latest").write_text(res.run_id)
+    meta = {
+        "run_id": res.run_id,
+        "store": getattr(store, "uri", ""),
+        "hdgi": hs.model_dump() if hasattr(hs, "model_dump") else dict(vars(hs)),
+        "text_model": settings.text.model,
+        "seed": seed,
+        "attention": res.attention,
+        "losses": res.losses,
+        "best_epoch": res.best_epoch,
+        "stopped_early": res.stopped_early,
+        "metapath_edges": res.extra.get("metapath_edges", {}),
+        "graph": st,
+    }
+    (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
+
+    t = time.perf_counter()
+    if write:
+        model_name = (
+            f"hdgi(hidden={hs.hidden}, features={hs.item_features}, text={settings.text.model}, "
+            f"metapaths={len(res.attention) - (1 if 'U' in res.attention else 0)})"
+        )
+        df = pd.DataFrame(
+            {
+                "id": res.user_ids,
+                "persona": [v.tolist() for v in res.personas],
+                "persona_attention": [json.dumps(a, sort_keys=True) for a in res.user_attention],
+                "persona_run": res.run_id,
+                "persona_model": model_name,
+            }
+        )
+        store.set_node_properties("User", df)
+        store.create_vector_index("User", "persona", int(res.personas.shape[1]))
+        if data["Item"].get("x") is not None:
+            store.create_vector_index("Item", "text_emb", int(data["Item"].x.size(1)))
+    timings["write_s"] = time.perf_counter() - t
+    res.extra.update(timings=timings, text_written=written, graph=st, run_dir=str(run_dir))
+    log(f"personas: run {res.run_id}, {len(res.losses)} epochs, best {res.best_epoch}")
+    return res
+
+
+def load_persona_model(workdir: Path | str, run_id: str | None = None, device: str = "cpu") -> PersonaModel:
+    """The trained model of ``run_id`` (default: the latest) under ``<workdir>/personas``.
+
+    Raises:
+        FileNotFoundError: no trained persona model there.
+    """
+    root = _persona_dir(workdir)
+    if run_id is None:
+        latest = root / "latest"
+        if not latest.is_file():
+            raise FileNotFoundError(f"no persona model under {root}; run `persona train personas` first")
+        run_id = latest.read_text().strip()
+    path = root / run_id / "model.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no persona model for run {run_id!r}")
+    return PersonaModel.load(path, device=device)
+
+
+def infer_persona(settings: Any, items: Sequence[str], *, run_id: str | None = None) -> np.ndarray:
+    """Persona of an anonymous session from its item ids, with the latest trained model (no retraining).
+
+    Args:
+        settings: :class:`persona.config.Settings` (``workdir``, ``hdgi.device``).
+        items: The session's item ids, oldest first.
+        run_id: A specific persona run (default: the latest).
+
+    Raises:
+        FileNotFoundError: no trained model; ValueError: none of the items is known.
+    """
+    model = load_persona_model(settings.workdir, run_id, getattr(settings.hdgi, "device", "cpu") or "cpu")
+    return model.infer_persona(list(items))
