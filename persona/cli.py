@@ -276,7 +276,7 @@ def train_personas_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Text-initialise the graph and learn HDGI personas; write them to User.persona."""
-    from persona.learn import train_personas
+    from persona.learn.personas import train_personas
 
     s = _train_settings(store, config, device)
     if epochs:

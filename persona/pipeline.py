@@ -69,7 +69,7 @@ def user_vectors(store: GraphStore, settings: Settings, variant: str, log: Log =
             raise ValueError("no personas in the store; run `persona train personas` first")
         return vecs
     if variant == "llm":
-        from persona.learn import user_summary_vectors
+        from persona.learn.summaries import user_summary_vectors
 
         return user_summary_vectors(store, settings, log=log)
     return None
@@ -107,7 +107,7 @@ def train(
     persona_info: dict[str, Any] = {}
     with connect(settings) as store:
         if not skip_personas:
-            from persona.learn import train_personas
+            from persona.learn.personas import train_personas
 
             t0 = time.perf_counter()
             log("personas: text embeddings → graph export → HDGI")
@@ -205,7 +205,7 @@ def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -
         raise KeyError(f"unknown item(s) {unknown}: not in the trained catalogue (items look like {inter.items[0]!r})")
     vec = None
     if two.retriever.settings.user_emb == "kg":
-        from persona.learn import infer_persona
+        from persona.learn.personas import infer_persona
 
         vec = infer_persona(settings, item_ids)
     recs = two.recommend_session(list(item_ids), vec, k=k)
@@ -235,7 +235,7 @@ def experiment(
     out_dir = Path(out_dir)
     with connect(settings) as store:
         if not skip_personas:
-            from persona.learn import train_personas
+            from persona.learn.personas import train_personas
 
             log("personas: text embeddings → graph export → HDGI")
             train_personas(store, settings, workdir=Path(settings.workdir), progress=progress, log=log)
