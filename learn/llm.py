@@ -350,7 +350,7 @@ def extractive_user_summary(
     for user, items in histories.items():
         c: Counter[str] = Counter()
         for it in items:
-            c.update(dict.fromkeys(t for t in item_terms.get(it, ()) if t))
+            c.update(list(dict.fromkeys(t for t in item_terms.get(it, ()) if t)))  # each term once per item
         tf[user] = c
         df.update(c.keys())
     n = len(histories)

@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -45,7 +46,7 @@ def table(title: str, rows: list[Mapping[str, Any]] | Mapping[str, Any], columns
     for c in columns:
         t.add_column(str(c), justify="right" if rows and isinstance(rows[0].get(c), (int, float)) else "left")
     for r in rows:
-        t.add_row(*[_fmt(r.get(c)) for c in columns])
+        t.add_row(*[Text(_fmt(r.get(c))) for c in columns])  # values are data, never markup
     return t
 
 

@@ -158,3 +158,26 @@ def test_related_to_keeps_each_predicate(store):
     store.load(g)
     store.load(g)
     assert store.counts()["rels"]["RELATED_TO"] == 2
+
+
+def _examples() -> list:
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "cypher" / "examples"
+    return sorted(folder.glob("*.cypher"))
+
+
+@pytest.mark.parametrize("path", _examples(), ids=lambda p: p.name)
+def test_readme_cypher_examples_run(store, path):
+    """The Cypher examples of the README run on the backends they are written for."""
+    parts = path.name.split(".")
+    if len(parts) == 3 and parts[1] != store.backend:
+        pytest.skip(f"{path.name} is for the {parts[1]} backend")
+    store.load(small_graph())
+    store.set_node_properties("User", pd.DataFrame({"id": ["u1", "u2"], "persona": [[1.0] * 64, [0.5] * 64]}))
+    store.set_node_properties("Item", pd.DataFrame({"id": ["i1", "i2"], "text_emb": [[1.0] * 8, [0.5] * 8]}))
+    store.create_vector_index("User", "persona", 64)
+    store.create_vector_index("Item", "text_emb", 8)
+    text = "\n".join(l for l in path.read_text().splitlines() if not l.strip().startswith("//")).strip().rstrip(";")
+    rows = store.run(text, {"user": "u1", "item": "i1"})
+    assert isinstance(rows, list)

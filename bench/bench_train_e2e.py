@@ -1,0 +1,72 @@
+"""End-to-end wall time and peak memory of `persona ingest … && persona train` (cold: empty caches).
+
+Run: ``python bench/bench_train_e2e.py [--graph ml100k|movies_tv|demo] [--store embedded|neo4j]``.
+Each step runs as its own process in a fresh working folder (no embedding cache, no checkpoints), timed
+from the outside; peak memory is the child's max RSS. Writes ``bench/results/train_e2e_<graph>.json``.
+Targets (2-core machine, MiniLM): ML-100K ≤ 3 min cold, Movies & TV-sized ≤ 12 min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATASETS, MOVIES_TV, write_result  # noqa: E402
+
+
+def _run(cmd: list[str], cwd: str, env: dict[str, str]) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return {"cmd": " ".join(cmd), "seconds": round(wall, 2), "peak_rss_mib_upper_bound": round(max(peak, before) / 1024, 1),
+            "stdout_tail": proc.stdout[-1500:]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--graph", default="ml100k", choices=["ml100k", "movies_tv", "demo"])
+    ap.add_argument("--store", default="embedded", choices=["embedded", "neo4j"])
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="persona-e2e-")
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
+    store = f"embedded:{work}/kg.db" if args.store == "embedded" else os.environ["NEO4J_URI"]
+    if args.store == "neo4j":
+        subprocess.run([sys.executable, "-c", f"from persona.kgstore import open_store; s=open_store({store!r}); s.clear(); s.close()"], check=True)
+    steps = []
+    if args.graph == "ml100k":
+        ingest = ["persona", "ingest", "movielens", str(DATASETS / "ml-100k"), "--link", str(DATASETS / "dbpedia-movies/ml-100k.link"),
+                  "--rdf", str(DATASETS / "dbpedia-movies/movies.nt.gz"), "--store", store, "-q"]
+        sizes = {"users": 943, "items": 1682, "interactions": 100_000, "triples": 34_941}
+        steps.append(_run(ingest, work, env))
+    elif args.graph == "demo":
+        steps.append(_run(["persona", "ingest", "demo", "--store", store, "-q"], work, env))
+        sizes = {"users": 1000, "items": 600}
+    else:
+        code = (
+            "import sys; sys.path.insert(0, %r); from _common import sized_graph; "
+            "from persona.kgstore import open_store; s = open_store(%r); s.init_schema(); s.load(sized_graph()); s.close()"
+        ) % (str(Path(__file__).resolve().parent), store)
+        steps.append(_run([sys.executable, "-c", code], work, env))
+        sizes = MOVIES_TV
+    steps.append(_run(["persona", "train", "--store", store, "-q"], work, env))
+    total = sum(s["seconds"] for s in steps)
+    out = write_result(f"train_e2e_{args.graph}_{args.store}", {
+        "graph": args.graph, "store": args.store, "sizes": sizes, "total_seconds": round(total, 2), "steps": steps,
+        "targets": {"ml100k_s": 180, "movies_tv_s": 720},
+    })
+    print(f"{args.graph} on {args.store}: {total:.1f}s total → {out}")
+
+
+if __name__ == "__main__":
+    main()
