@@ -74,6 +74,7 @@ class HDGISettings(BaseModel):
     metapaths: list[str] | None = Field(None, description="Meta-paths like 'U-I', 'U-I-Person'; None = from schema.")
     user_init: Literal["random", "zeros"] = Field("random", description="User node initialisation (paper: random).")
     item_features: Literal["text", "random"] = Field("text", description="Item/attribute features (ablation: random).")
+    seed: int = Field(0, description="Seed of weights, corruption and neighbour sampling.")
     device: str = Field("cpu", description="'cpu', 'cuda' or 'cuda:N'.")
 
 
