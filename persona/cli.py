@@ -59,6 +59,7 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _run_ingest(settings: Settings, parse: Any, quiet: bool, source: str) -> None:
+    from persona.ingest import FetchError
     from persona.ingest.errors import InputError
     from persona.kgstore import StoreError
 
@@ -68,6 +69,8 @@ def _run_ingest(settings: Settings, parse: Any, quiet: bool, source: str) -> Non
     except InputError as e:
         _fail(f"{e}\nnothing was written to {settings.store}", 2)
     except (FileNotFoundError, ValueError) as e:
+        _fail(f"{e}\nnothing was written to {settings.store}", 2)
+    except FetchError as e:
         _fail(f"{e}\nnothing was written to {settings.store}", 2)
     except StoreError as e:
         _fail(f"{e}\nre-run the same command to resume: existing rows are not written twice")
