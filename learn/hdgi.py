@@ -48,10 +48,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import DeepGraphInfomax, GATConv
 
-from .metapaths import MetaPath, MetaPathBuilder, MetaPathEdges, parse_metapath, resolve_metapaths
-
-#: Attention key of the user's own (free) embedding channel.
-SELF_CHANNEL = "U"
+from .metapaths import MetaPath, MetaPathBuilder, MetaPathEdges, _binary_csr, parse_metapath, resolve_metapaths
 
 Progress = Callable[[str, int, int], None]
 
@@ -87,16 +84,18 @@ class SemanticAttention(nn.Module):
 
 
 class HDGIEncoder(nn.Module):
-    """The two-stage meta-path encoder (see the module docstring) mapping the graph to user vectors.
+    """The meta-path encoder (see the module docstring) mapping the graph to user vectors.
 
     Args:
-        in_channels: Feature size of each featured node type (``{"Item": 384, "Genre": 384, …}``).
+        in_channels: Feature size per node type: ``"User"`` (the user's text view) and every featured
+            end type of a heterogeneous meta-path (``{"User": 384, "Item": 384, "Genre": 384, …}``).
         num_users: Number of user nodes (rows of the free user embedding).
-        metapaths: Meta-paths starting at ``User``; those ending at ``User`` form stage 2.
+        metapaths: Meta-paths starting at ``User``; one attention channel each.
         hidden: Output (persona) size; divisible by ``heads``.
         heads: Attention heads per meta-path.
         dropout: Dropout on input features and on attention coefficients.
-        user_init: ``"random"`` gives each user a free embedding (a stage-1 channel); ``"zeros"`` none.
+        user_init: ``"random"`` adds a free, randomly initialised embedding to each user's input
+            (the paper's user node); ``"zeros"`` adds none.
     """
 
     def __init__(
@@ -114,80 +113,70 @@ class HDGIEncoder(nn.Module):
             raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
         if user_init not in ("random", "zeros"):
             raise ValueError(f"user_init must be 'random' or 'zeros', got {user_init!r}")
+        if "User" not in in_channels:
+            raise ValueError("in_channels needs 'User' (the size of the users' text view)")
         self.hidden, self.heads, self.dropout, self.user_init = hidden, heads, dropout, user_init
         self.num_users = num_users
-        self.hetero = [mp for mp in metapaths if not mp.homogeneous]
-        self.homo = [mp for mp in metapaths if mp.homogeneous]
-        missing = sorted({mp.end for mp in self.hetero} - set(in_channels))
+        self.metapaths = list(metapaths)
+        if not self.metapaths:
+            raise ValueError("at least one meta-path is needed")
+        missing = sorted({mp.end for mp in self.metapaths} - set(in_channels))
         if missing:
             raise ValueError(f"meta-paths end at {missing}, which have no features (text_emb); encode texts first")
-        if not self.hetero and user_init == "zeros":
-            raise ValueError("with user_init='zeros' at least one meta-path must end at a featured type (e.g. 'U-I')")
-        self.types = sorted({mp.end for mp in self.hetero})
+        self.types = sorted({"User", *(mp.end for mp in self.metapaths)})
         self.proj = nn.ModuleDict({t: nn.Linear(in_channels[t], hidden) for t in self.types})
         self.user_emb = nn.Embedding(num_users, hidden) if user_init == "random" else None
         c = hidden // heads
-        self.conv1 = nn.ModuleList(
-            GATConv((hidden, hidden), c, heads=heads, dropout=dropout, add_self_loops=False) for _ in self.hetero
+        self.convs = nn.ModuleList(
+            GATConv(hidden, c, heads=heads, dropout=dropout, add_self_loops=True)
+            if mp.homogeneous
+            else GATConv((hidden, hidden), c, heads=heads, dropout=dropout, add_self_loops=False)
+            for mp in self.metapaths
         )
-        self.conv2 = nn.ModuleList(GATConv(hidden, c, heads=heads, dropout=dropout, add_self_loops=True) for _ in self.homo)
-        self.sem1 = SemanticAttention(hidden)
-        self.sem2 = SemanticAttention(hidden)
+        self.semantic = SemanticAttention(hidden)
         self.reset_parameters()
 
     @property
-    def stage1_names(self) -> list[str]:
-        return ([SELF_CHANNEL] if self.user_emb is not None else []) + [mp.name for mp in self.hetero]
-
-    @property
-    def stage2_names(self) -> list[str]:
-        return [mp.name for mp in self.homo]
+    def names(self) -> list[str]:
+        """Channel (meta-path) names, in channel order."""
+        return [mp.name for mp in self.metapaths]
 
     def reset_parameters(self) -> None:
         for lin in self.proj.values():
             lin.reset_parameters()
         if self.user_emb is not None:
             nn.init.normal_(self.user_emb.weight, std=self.hidden**-0.5)
-        for conv in [*self.conv1, *self.conv2]:
+        for conv in self.convs:
             conv.reset_parameters()
-        self.sem1.reset_parameters()
-        self.sem2.reset_parameters()
+        self.semantic.reset_parameters()
 
-    def user_features(self, n_new: int | None = None, device: torch.device | str | None = None) -> Tensor:
-        """The users' input rows: free embeddings (``random``) or zeros; with ``n_new``, zero rows for new users."""
-        if n_new is not None:
-            return torch.zeros(n_new, self.hidden, device=device)
-        if self.user_emb is None:
-            return torch.zeros(self.num_users, self.hidden, device=self.sem1.q.device)
-        return self.user_emb.weight
+    def inputs(self, x_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``x_dict`` plus the free user embedding under ``"User:free"`` (``user_init="random"``)."""
+        out = dict(x_dict)
+        if self.user_emb is not None and "User:free" not in out:
+            out["User:free"] = self.user_emb.weight
+        return out
 
-    def stage1(self, x_dict: dict[str, Tensor], edge_index_dict: dict[tuple[str, str, str], Tensor]) -> Tensor:
-        """Stage-1 channels ``[P1, N_users, hidden]`` (self channel first when present)."""
-        xu = x_dict["User"]
+    def channels(self, x_dict: dict[str, Tensor], edge_index_dict: dict[tuple[str, str, str], Tensor]) -> Tensor:
+        """Per-meta-path user representations ``[P, N_users, hidden]``."""
         proj = {t: self.proj[t](F.dropout(x_dict[t], self.dropout, self.training)) for t in self.types}
-        chans = [xu] if self.user_emb is not None else []
-        for mp, conv in zip(self.hetero, self.conv1):
+        if "User:free" in x_dict:
+            proj["User"] = proj["User"] + x_dict["User:free"]
+        xu = proj["User"]
+        out = []
+        for mp, conv in zip(self.metapaths, self.convs):
             ei = edge_index_dict[(mp.end, mp.name, "User")]
-            chans.append(F.elu(conv((proj[mp.end], xu), ei)))
-        return torch.stack(chans)
+            out.append(F.elu(conv(xu, ei) if mp.homogeneous else conv((proj[mp.end], xu), ei)))
+        return torch.stack(out)
 
-    def stage2(self, x1: Tensor, edge_index_dict: dict[tuple[str, str, str], Tensor]) -> Tensor:
-        """Stage-2 channels ``[P2, N_users, hidden]`` over user–user meta-paths."""
-        return torch.stack(
-            [F.elu(conv(x1, edge_index_dict[("User", mp.name, "User")])) for mp, conv in zip(self.homo, self.conv2)]
-        )
-
-    def forward(
-        self,
-        x_dict: dict[str, Tensor],
-        edge_index_dict: dict[tuple[str, str, str], Tensor],
-    ) -> Tensor:
+    def forward(self, x_dict: dict[str, Tensor], edge_index_dict: dict[tuple[str, str, str], Tensor]) -> Tensor:
         """User representations ``[N_users, hidden]``.
 
         Args:
-            x_dict: ``"User"`` → user input rows (:meth:`user_features`), each featured type → features.
-            edge_index_dict: ``(end type, meta-path name, "User")`` → ``[2, E]`` edges (row 0 end nodes,
-                row 1 users), for every meta-path of the encoder.
+            x_dict: ``"User"`` → the users' text view, each featured type → its features, and optionally
+                ``"User:free"`` → free user embeddings (see :meth:`inputs`).
+            edge_index_dict: ``(end type, meta-path name, "User")`` → ``[2, E]`` edges (row 0 end
+                nodes, row 1 users), for every meta-path of the encoder.
         """
         return self.encode(x_dict, edge_index_dict)[0]
 
@@ -195,19 +184,12 @@ class HDGIEncoder(nn.Module):
         self,
         x_dict: dict[str, Tensor],
         edge_index_dict: dict[tuple[str, str, str], Tensor],
-        beta1: Tensor | None = None,
-        beta2: Tensor | None = None,
+        beta: Tensor | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Like :meth:`forward`, also returning channels and semantic weights (``beta1``/``beta2`` fix them)."""
-        c1 = self.stage1(x_dict, edge_index_dict)
-        x1, b1 = self.sem1(c1, beta1)
-        info: dict[str, Tensor] = {"c1": c1, "beta1": b1, "x1": x1}
-        if not self.homo:
-            return (F.normalize(x1, dim=-1) if os.environ.get("HDGI_NORM") else x1), info
-        c2 = self.stage2(x1, edge_index_dict)
-        h, b2 = self.sem2(c2, beta2)
-        info.update(c2=c2, beta2=b2)
-        return (F.normalize(h, dim=-1) if os.environ.get("HDGI_NORM") else h), info
+        """Like :meth:`forward`, also returning the channels and semantic weights (``beta`` fixes them)."""
+        chans = self.channels(x_dict, edge_index_dict)
+        fused, b = self.semantic(chans, beta)
+        return F.elu(fused), {"channels": chans, "beta": b}
 
 
 def _summary(z: Tensor, *args: Any, **kwargs: Any) -> Tensor:
@@ -221,30 +203,34 @@ def _corrupt(x_dict: dict[str, Tensor], edge_index_dict: dict[Any, Tensor]) -> t
 
 
 class HDGI(nn.Module):
-    """Encoder + DGI objective (PyG ``DeepGraphInfomax``: bilinear discriminator, BCE).
+    """Encoder + DGI objective (PyG ``DeepGraphInfomax``: bilinear discriminator, BCE) + text-view
+    reconstruction (see the module docstring).
 
     Args:
         encoder: The :class:`HDGIEncoder`.
+        recon_weight: Weight λ of the text-view reconstruction term (0 = plain HDGI).
     """
 
-    def __init__(self, encoder: HDGIEncoder) -> None:
+    def __init__(self, encoder: HDGIEncoder, recon_weight: float = 1.0) -> None:
         super().__init__()
         self.encoder = encoder
+        self.recon_weight = recon_weight
         self.dgi = DeepGraphInfomax(encoder.hidden, encoder, _summary, _corrupt)
+        self.decoder = nn.Linear(encoder.hidden, encoder.proj["User"].in_features)
 
     def reset_parameters(self) -> None:
         self.dgi.reset_parameters()
+        self.decoder.reset_parameters()
 
-    def _inputs(self, x_dict: dict[str, Tensor]) -> dict[str, Tensor]:
-        out = dict(x_dict)
-        if "User" not in out:
-            out["User"] = self.encoder.user_features()
-        return out
-
-    def forward(self, x_dict: dict[str, Tensor], edge_index_dict: dict[Any, Tensor]) -> Tensor:
-        """The infomax loss for one full-graph step (``x_dict`` without ``"User"`` uses the encoder's)."""
-        pos, neg, s = self.dgi(self._inputs(x_dict), edge_index_dict)
-        return self.dgi.loss(pos, neg, s)
+    def forward(self, x_dict: dict[str, Tensor], edge_index_dict: dict[Any, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        """Loss of one full-graph step and its parts (``infomax``, ``recon``)."""
+        x = self.encoder.inputs(x_dict)
+        pos, neg, s = self.dgi(x, edge_index_dict)
+        infomax = self.dgi.loss(pos, neg, s)
+        target = x_dict["User"]
+        recon = F.mse_loss(self.decoder(pos), target) / target.pow(2).mean().clamp_min(1e-12)
+        loss = infomax + self.recon_weight * recon
+        return loss, {"infomax": float(infomax.detach()), "recon": float(recon.detach())}
 
 
 @dataclass
@@ -318,6 +304,13 @@ def _shares(chans: Tensor, beta: Tensor) -> Tensor:
     return (w / w.sum(0, keepdim=True).clamp_min(1e-12)).t()
 
 
+def user_text_view(item_x: Tensor, user_item: Tensor) -> Tensor:
+    """Each user's text view: the mean feature of its (training) items; ``user_item`` is a CSR matrix."""
+    deg = torch.bincount(user_item.to_sparse_coo().coalesce().indices()[0], minlength=user_item.shape[0])
+    summed = torch.sparse.mm(user_item.to(item_x.dtype), item_x) if user_item._nnz() else torch.zeros(user_item.shape[0], item_x.size(1))
+    return summed / deg.clamp_min(1).unsqueeze(1).to(item_x.dtype)
+
+
 class PersonaModel:
     """A trained HDGI encoder with the graph context needed to embed users and new sessions.
 
@@ -333,6 +326,7 @@ class PersonaModel:
         settings: dict[str, Any],
         run_id: str,
         device: str = "cpu",
+        beta: Tensor | None = None,
     ) -> None:
         self.encoder = encoder.to(device).eval()
         self.data = data
@@ -348,6 +342,7 @@ class PersonaModel:
         self.item_index = {str(i): n for n, i in enumerate(ids if ids is not None else range(data["Item"].num_nodes))}
         self._edges: dict[tuple[str, str, str], Tensor] | None = None
         self._cache: dict[str, Tensor] | None = None
+        self._beta = beta.to(device) if beta is not None else None
 
     def edge_index_dict(self) -> dict[tuple[str, str, str], Tensor]:
         """Meta-path edges of the trained graph (composed once, then cached)."""
@@ -359,22 +354,26 @@ class PersonaModel:
 
     @torch.no_grad()
     def embed_users(self) -> tuple[Tensor, dict[str, Tensor]]:
-        """Personas of the graph's users (eval mode) and the encoder's details; cached."""
+        """Personas of the graph's users (eval mode) and the encoder's channels and β; cached."""
         if self._cache is None:
-            x = dict(self.features)
-            x["User"] = self.encoder.user_features()
-            h, info = self.encoder.encode(x, self.edge_index_dict())
+            h, info = self.encoder.encode(self.encoder.inputs(self.features), self.edge_index_dict(), self._beta)
+            self._beta = info["beta"]
             self._cache = {"h": h, **info}
         return self._cache["h"], self._cache
+
+    @property
+    def beta(self) -> Tensor:
+        """Semantic weights of the meta-paths (from the training graph)."""
+        return self.embed_users()[1]["beta"]
 
     @torch.no_grad()
     def infer_personas(self, sessions: Sequence[Sequence[str]]) -> np.ndarray:
         """Personas of anonymous sessions (one row per session), without retraining.
 
-        Each session becomes a temporary user linked to its items: its heterogeneous meta-path edges
-        (``U-I``, ``U-I-Genre``…) and its user–user neighbours (``U-I-U``…, against the trained users)
-        are composed like the training graph's, then the frozen encoder runs with the training-time
-        semantic weights. The temporary user's own embedding is zero.
+        Each session becomes a temporary user linked to its items: its text view is the mean of the
+        items' features, its meta-path edges (``U-I``, ``U-I-Genre``…, and user–user paths such as
+        ``U-I-U`` towards the trained users) are composed like the training graph's, and the frozen
+        encoder runs with the training-time semantic weights. Its free embedding is zero.
 
         Raises:
             ValueError: a session has no item known to the trained graph.
@@ -384,32 +383,27 @@ class PersonaModel:
         for s, items in enumerate(sessions):
             known = [self.item_index[str(i)] for i in items if str(i) in self.item_index]
             if not known:
-                raise ValueError(f"session {s}: none of its {len(items)} items is in the trained graph (e.g. {list(items)[:3]})")
+                raise ValueError(
+                    f"session {s}: none of its {len(items)} items is in the trained graph (e.g. {list(items)[:3]})"
+                )
             rows += [s] * len(known)
             cols += known
-        from .metapaths import _binary_csr
-
         start = _binary_csr(torch.tensor([rows, cols]), len(sessions), n_items)
-        _, info = self.embed_users()
+        self.embed_users()
         enc = self.encoder
-        n_new = len(sessions)
+        n_old, n_new = self.features["User"].size(0), len(sessions)
         x = dict(self.features)
-        x["User"] = enc.user_features(n_new, self.device)
-        e1 = {(mp.end, mp.name, "User"): self.builder.edges(mp, start).edge_index.to(self.device) for mp in enc.hetero}
-        c1 = enc.stage1(x, e1)
-        x1_new, _ = enc.sem1(c1, info["beta1"])
-        if not enc.homo:
-            return x1_new.cpu().numpy().astype(np.float32)
-        n_old = info["x1"].size(0)
-        x1_all = torch.cat([info["x1"], x1_new])
-        e2 = {}
-        for mp in enc.homo:
+        x["User"] = torch.cat([self.features["User"], user_text_view(self.features["Item"].cpu(), start).to(self.device)])
+        if enc.user_emb is not None:
+            x["User:free"] = torch.cat([enc.user_emb.weight, torch.zeros(n_new, enc.hidden, device=self.device)])
+        edges = {}
+        for mp in self.metapaths:
             ei = self.builder.edges(mp, start).edge_index.clone()
-            ei[1] += n_old  # targets are the new rows, appended after the trained users
-            e2[("User", mp.name, "User")] = ei.to(self.device)
-        c2 = enc.stage2(x1_all, e2)[:, n_old:]
-        h, _ = enc.sem2(c2, info["beta2"])
-        return h.cpu().numpy().astype(np.float32)
+            ei[1] += n_old  # the new users are appended after the trained ones
+            edges[(mp.end, mp.name, "User")] = ei.to(self.device)
+        chans = enc.channels(x, edges)[:, n_old:]
+        fused, _ = enc.semantic(chans, self._beta)
+        return F.elu(fused).cpu().numpy().astype(np.float32)
 
     def infer_persona(self, items: Sequence[str]) -> np.ndarray:
         """Persona (``[hidden]``) of one anonymous session from its item ids alone."""
@@ -421,18 +415,19 @@ class PersonaModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         graph = {
             "num_nodes": {t: int(self.data[t].num_nodes) for t in self.data.node_types},
-            "node_ids": {t: list(map(str, getattr(self.data[t], "node_ids", []) or [])) for t in self.data.node_types},
-            "edges": {"|".join(et): self.data[et].edge_index.cpu() for et in self.data.edge_types},
+            "node_ids": {t: [str(i) for i in (getattr(self.data[t], "node_ids", None) or [])] for t in self.data.node_types},
+            "edges": {"|".join(et): self.data[et].edge_index.cpu() for et in self.data.edge_types if "-" not in et[1]},
         }
         blob = {
-            "format": "persona-kg/hdgi/1",
+            "format": "persona-kg/hdgi/2",
             "settings": self.settings,
             "run_id": self.run_id,
             "metapaths": [mp.name for mp in self.metapaths],
             "in_channels": {t: int(v.size(1)) for t, v in self.features.items()},
-            "num_users": int(self.data["User"].num_nodes),
+            "num_users": int(self.features["User"].size(0)),
             "state": {k: v.cpu() for k, v in self.encoder.state_dict().items()},
             "features": {k: v.cpu() for k, v in self.features.items()},
+            "beta": self.beta.cpu(),
             "graph": graph,
         }
         tmp = path.with_suffix(".tmp")
@@ -448,8 +443,8 @@ class PersonaModel:
             ValueError: the file is not a persona-kg HDGI model.
         """
         blob = torch.load(Path(path), map_location="cpu", weights_only=True)
-        if not isinstance(blob, dict) or blob.get("format") != "persona-kg/hdgi/1":
-            raise ValueError(f"{path}: not a persona-kg HDGI model file (format persona-kg/hdgi/1)")
+        if not isinstance(blob, dict) or blob.get("format") != "persona-kg/hdgi/2":
+            raise ValueError(f"{path}: not a persona-kg HDGI model file (format persona-kg/hdgi/2); retrain personas")
         g = blob["graph"]
         data = HeteroData()
         for t, n in g["num_nodes"].items():
@@ -462,7 +457,7 @@ class PersonaModel:
         s = blob["settings"]
         enc = HDGIEncoder(blob["in_channels"], blob["num_users"], mps, s["hidden"], s["heads"], s["dropout"], s["user_init"])
         enc.load_state_dict(blob["state"])
-        return cls(enc, data, mps, blob["features"], s, blob["run_id"], device)
+        return cls(enc, data, mps, blob["features"], s, blob["run_id"], device, beta=blob["beta"])
 
 
 def train_hdgi(
@@ -474,6 +469,7 @@ def train_hdgi(
     *,
     progress: Progress | None = None,
     checkpoint_every: int = 10,
+    recon_weight: float = 1.0,
 ) -> PersonaResult:
     """Train HDGI on ``data`` and return user personas.
 
@@ -489,6 +485,7 @@ def train_hdgi(
             ``settings.epochs``. (Save the trained model with ``result.model.save(path)``.)
         progress: Optional callback ``(description, epoch, epochs)``.
         checkpoint_every: Epochs between checkpoint writes (one is always written at the end).
+        recon_weight: Weight of the text-view reconstruction term (0 gives plain HDGI).
 
     Returns:
         :class:`PersonaResult` (personas from the epoch with the lowest loss).
@@ -499,14 +496,33 @@ def train_hdgi(
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
     t0 = time.perf_counter()
-    torch.set_flush_denormal(True)
+    flush = torch.set_flush_denormal(True)  # the infomax loss approaches 0: denormal gradients stall CPUs
+    try:
+        return _train(data, settings, seed, device, checkpoint_dir, progress, checkpoint_every, recon_weight, t0)
+    finally:
+        if flush:
+            torch.set_flush_denormal(False)
+
+
+def _train(
+    data: HeteroData,
+    settings: Any,
+    seed: int,
+    device: str,
+    checkpoint_dir: Path | str | None,
+    progress: Progress | None,
+    checkpoint_every: int,
+    recon_weight: float,
+    t0: float,
+) -> PersonaResult:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     mps = resolve_metapaths(data, settings.metapaths)
     builder = MetaPathBuilder(data, max_sample=settings.max_sample, hub_quantile=settings.hub_quantile, seed=seed)
     mp_edges: list[MetaPathEdges] = [builder.edges(mp) for mp in mps]
-    types = sorted({mp.end for mp in mps if not mp.homogeneous})
+    types = sorted({"Item", *(mp.end for mp in mps if not mp.homogeneous)})
     feats = _features(data, types, settings.item_features, seed)
+    feats["User"] = user_text_view(feats["Item"], builder.hop("User", "Item", None))
     n_users = int(data["User"].num_nodes)
     encoder = HDGIEncoder(
         {t: int(v.size(1)) for t, v in feats.items()},
@@ -517,17 +533,17 @@ def train_hdgi(
         settings.dropout,
         settings.user_init,
     )
-    model = HDGI(encoder).to(device)
+    model = HDGI(encoder, recon_weight).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     x_dict = {k: v.to(device) for k, v in feats.items()}
     ei_dict = {(e.metapath.end, e.metapath.name, "User"): e.edge_index.to(device) for e in mp_edges}
 
     run_settings = settings.model_dump() if hasattr(settings, "model_dump") else dict(vars(settings))
-    run_settings["seed"] = seed
-    fp_settings = {k: v for k, v in run_settings.items() if k not in ("epochs", "patience")}
+    run_settings.update(seed=seed, recon_weight=recon_weight)
+    fp_settings = {k: v for k, v in run_settings.items() if k not in ("epochs", "patience", "device")}
     fingerprint = _fingerprint(
         [fp_settings, [mp.name for mp in mps], n_users],
-        [e.edge_index for e in mp_edges] + [feats[t] for t in types],
+        [e.edge_index for e in mp_edges] + [feats[t] for t in sorted(feats)],
     )
     state: dict[str, Any] = {
         "epoch": 0,
@@ -566,10 +582,12 @@ def train_hdgi(
         os.replace(tmp, ckpt)
 
     stopped = state["bad_epochs"] >= settings.patience
+    epoch_times: list[float] = []
     while state["epoch"] < settings.epochs and not stopped:
+        te = time.perf_counter()
         model.train()
         opt.zero_grad()
-        loss = model(x_dict, ei_dict)
+        loss, parts = model(x_dict, ei_dict)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"HDGI loss became {loss.item()} at epoch {state['epoch'] + 1}; lower [hdgi] lr")
         loss.backward()
@@ -583,6 +601,7 @@ def train_hdgi(
         else:
             state["bad_epochs"] += 1
         stopped = state["bad_epochs"] >= settings.patience
+        epoch_times.append(time.perf_counter() - te)
         if progress is not None:
             progress("HDGI epochs", state["epoch"], settings.epochs)
         if state["epoch"] % checkpoint_every == 0 or stopped or state["epoch"] >= settings.epochs:
@@ -591,15 +610,11 @@ def train_hdgi(
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     pm = PersonaModel(copy.deepcopy(encoder).cpu(), data, mps, feats, run_settings, state["run_id"], device)
-    pm._edges = {k: v.to(device) for k, v in ei_dict.items()}
+    pm._edges = dict(ei_dict)
     h, info = pm.embed_users()
-    names1, names2 = encoder.stage1_names, encoder.stage2_names
-    attention = dict(zip(names1, info["beta1"].tolist()))
-    shares = _shares(info["c1"], info["beta1"]).cpu().numpy()
-    if encoder.homo:
-        attention.update(zip(names2, info["beta2"].tolist()))
-        shares = np.concatenate([shares, _shares(info["c2"], info["beta2"]).cpu().numpy()], axis=1)
-    names = names1 + names2
+    names = encoder.names
+    attention = dict(zip(names, map(float, info["beta"].tolist())))
+    shares = _shares(info["channels"], info["beta"]).cpu().numpy()
     user_attention = [dict(zip(names, map(float, np.round(row, 4)))) for row in shares]
     ids = getattr(data["User"], "node_ids", None)
     return PersonaResult(
@@ -613,5 +628,9 @@ def train_hdgi(
         stopped_early=bool(stopped),
         model=pm,
         seconds=time.perf_counter() - t0,
-        extra={"metapath_edges": {e.metapath.name: e.num_edges for e in mp_edges}, "epochs_run": state["epoch"]},
+        extra={
+            "metapath_edges": {e.metapath.name: e.num_edges for e in mp_edges},
+            "epochs_run": state["epoch"],
+            "seconds_per_epoch": float(np.mean(epoch_times)) if epoch_times else None,
+        },
     )
