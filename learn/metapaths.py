@@ -32,11 +32,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
+
+# torch marks CSR tensors "beta" and warns on every construction; the operations used here are stable.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
 _ALIASES = {"U": "User", "I": "Item"}
 _SHORT = {v: k for k, v in _ALIASES.items()}

@@ -96,6 +96,11 @@ class RecSettings(BaseModel):
     item_emb: Literal["random", "text"] = Field("text", description="Retriever's item initialisation.")
     candidates: int = Field(100, description="Candidates passed from retriever to reranker.")
     k: int = Field(10, description="Length of the final list.")
+    session_gap_s: float | None = Field(
+        None,
+        description="Session view: cut each history where the inactivity gap exceeds this many seconds; the sequence "
+        "model then sees only the current session and the persona links it to its user. None = whole history.",
+    )
     exclude_seen: bool = Field(True, description="Remove items already in the user's input sequence from rankings.")
     seed: int = Field(0, description="Random seed.")
     device: str = Field("cpu", description="'cpu', 'cuda' or 'cuda:N'.")

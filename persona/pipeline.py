@@ -55,6 +55,19 @@ def vectors(store: GraphStore, name: str) -> dict[str, np.ndarray]:
     return {i: np.asarray(v, dtype=np.float32) for i, v in zip(df["id"], df["vec"]) if v is not None}
 
 
+def load_interactions(store: GraphStore, settings: Settings) -> Any:
+    """Interactions for the sequence models, in the session view when ``rec.session_gap_s`` is set."""
+    from persona.rec import Interactions, split_sessions
+
+    df = interactions_frame(store)
+    gap = settings.rec.session_gap_s
+    if gap:
+        if df["ts"].isna().any():
+            raise ValueError(f"{store.uri}: rec.session_gap_s needs timestamps, and some interactions have none")
+        return Interactions.from_frame(split_sessions(df, gap), session_col="session", source=store.uri)
+    return Interactions.from_frame(df, source=store.uri)
+
+
 def _q(store: GraphStore, name: str) -> str:
     from persona.kgstore import queries
 
@@ -97,7 +110,7 @@ def train(
     Returns:
         A :class:`TrainReport` with the test metrics of the retriever and of the reranked list.
     """
-    from persona.rec import Interactions, TwoStageRecommender, run_two_stage
+    from persona.rec import TwoStageRecommender, run_two_stage
 
     rs = settings.rec.model_copy(update={"seed": settings.rec.seed if seed is None else seed})
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
@@ -116,7 +129,7 @@ def train(
             persona_info = {"run": res.run_id, "users": len(res.user_ids), "dim": int(res.personas.shape[1]),
                             "epochs": len(res.losses), "final_loss": float(res.losses[-1]) if res.losses else None}
         t0 = time.perf_counter()
-        inter = Interactions.from_frame(interactions_frame(store), source=store.uri)
+        inter = load_interactions(store, settings)
         item_text = vectors(store, "rec_item_vectors") if rs.item_emb == "text" else None
         if rs.item_emb == "text" and not item_text:
             raise ValueError("no item text embeddings in the store; run `persona train personas` first")
@@ -230,7 +243,7 @@ def experiment(
     SASRec model. The ``llm`` row uses LLM summaries when an endpoint is configured, otherwise the
     extractive fallback, labelled as such in ``config.json``.
     """
-    from persona.rec import Interactions, run_experiment
+    from persona.rec import run_experiment
 
     out_dir = Path(out_dir)
     with connect(settings) as store:
@@ -239,7 +252,7 @@ def experiment(
 
             log("personas: text embeddings → graph export → HDGI")
             train_personas(store, settings, workdir=Path(settings.workdir), progress=progress, log=log)
-        inter = Interactions.from_frame(interactions_frame(store), source=store.uri)
+        inter = load_interactions(store, settings)
         item_text = vectors(store, "rec_item_vectors") or None
         by_variant: dict[str, dict[str, np.ndarray]] = {}
         kg = vectors(store, "rec_user_personas")
