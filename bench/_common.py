@@ -33,7 +33,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    info = {"cpu": model, "cores": os.cpu_count(), "ram_gib": round(mem, 1), "python": platform.python_version()}
+    info = {"cpu": model, "cores": os.cpu_count(), "ram_gib": round(mem, 1), "python": platform.python_version(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
     try:
         import torch
 
