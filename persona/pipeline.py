@@ -262,4 +262,20 @@ def experiment(
         if llm:
             by_variant["llm"] = llm
     run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir, progress=log)
-    return (out_dir / "results.md").read_text(encoding="utf-8")
+    md = out_dir / "results.md"
+    notes = [f"Store: {settings.store}. Text model: {settings.text.model}. Personas: HDGI seed {settings.hdgi.seed}, "
+             f"learned from training interactions only."]
+    if settings.rec.session_gap_s:
+        notes.append(f"Session view: histories cut at {settings.rec.session_gap_s:g} s of inactivity; models see the current session only.")
+    if "llm" in by_variant:
+        src = f"LLM summaries from {settings.llm.model} at {settings.llm.url}" if settings.llm.url else (
+            "**extractive** summaries (no LLM endpoint configured: tf-idf of the KG attributes of each user's training items, "
+            "in the prompt's output form), not LLM output")
+        notes.append(f"LLM row: user vectors are text embeddings of {src}.")
+    md.write_text(md.read_text(encoding="utf-8").rstrip() + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n", encoding="utf-8")
+    cfg = out_dir / "config.json"
+    data = json.loads(cfg.read_text())
+    data["notes"] = notes
+    data["session_gap_s"] = settings.rec.session_gap_s
+    cfg.write_text(json.dumps(data, indent=2))
+    return md.read_text(encoding="utf-8")
