@@ -179,7 +179,7 @@ class HDGIEncoder(nn.Module):
         metapaths: Meta-paths starting at ``User``; one attention channel each.
         hidden: Output (persona) size; divisible by ``heads``.
         heads: Attention heads per meta-path.
-        dropout: Dropout on input features and on attention coefficients.
+        dropout: Dropout on projected features and on attention coefficients.
         user_init: ``"random"`` adds a free, randomly initialised embedding to each user's input;
             ``"zeros"`` adds none.
     """
@@ -241,10 +241,10 @@ class HDGIEncoder(nn.Module):
         return out
 
     def _users(self, x_dict: dict[str, Tensor], idx: Tensor) -> Tensor:
-        xu = self.proj["User"](F.dropout(x_dict["User"][idx], self.dropout, self.training))
+        xu = self.proj["User"](x_dict["User"][idx])
         if "User:free" in x_dict:
             xu = xu + x_dict["User:free"][idx]
-        return xu
+        return F.dropout(xu, self.dropout, self.training)
 
     def channels(self, x_dict: dict[str, Tensor], batch: UserBatch) -> Tensor:
         """Per-meta-path representations of the batch's users, ``[P, B, hidden]``."""
@@ -254,7 +254,7 @@ class HDGIEncoder(nn.Module):
             if mp.homogeneous:
                 x_src = torch.cat([x_dst, self._users(x_dict, src[batch.users.numel() :])])
             else:
-                x_src = self.proj[mp.end](F.dropout(x_dict[mp.end][src], self.dropout, self.training))
+                x_src = F.dropout(self.proj[mp.end](x_dict[mp.end][src]), self.dropout, self.training)
             out.append(F.elu(conv((x_src, x_dst), ei)))
         return torch.stack(out)
 

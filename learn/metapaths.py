@@ -46,8 +46,10 @@ warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitl
 _ALIASES = {"U": "User", "I": "Item"}
 _SHORT = {v: k for k, v in _ALIASES.items()}
 _TOKEN = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)(?:\[([A-Za-z0-9_|,]+)\])?$")
-#: Dense elements per chunk when a path's end-node columns are scored (about 128 MB of float32).
-_CHUNK_ELEMENTS = 1 << 25
+#: Dense elements per chunk when a path's end-node columns are scored (64 MB of float32).
+_CHUNK_ELEMENTS = 1 << 24
+#: Middle types up to this many nodes are multiplied densely (BLAS) rather than as sparse products.
+_DENSE_MIDDLE = 1024
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,14 @@ def _csr_rows(m: Tensor, start: int, stop: int) -> Tensor:
     return torch.sparse_csr_tensor(crow[start : stop + 1] - a, col[a:b], val[a:b], (stop - start, m.shape[1]))
 
 
+def _permute_cols(m: Tensor, new_col: Tensor) -> Tensor:
+    """CSR ``m`` with column ``c`` moved to ``new_col[c]``."""
+    coo = m.to_sparse_coo().coalesce()
+    idx = coo.indices()
+    out = torch.sparse_coo_tensor(torch.stack([idx[0], new_col[idx[1]]]), coo.values(), m.shape).coalesce()
+    return out.to_sparse_csr()
+
+
 def _scale_cols(m: Tensor, keep: Tensor) -> Tensor:
     """Zero the columns of CSR ``m`` where ``keep`` is False (structure kept, values zeroed)."""
     return torch.sparse_csr_tensor(m.crow_indices(), m.col_indices(), m.values() * keep[m.col_indices()].to(m.dtype), m.shape)
@@ -258,30 +268,51 @@ class MetaPathBuilder:
             idx = coo.indices()
             return MetaPathEdges(mp, torch.stack([idx[1], idx[0]]), coo.values().float())
 
+        # Ties in the neighbour cap are broken at random without per-element noise: the end nodes are
+        # put in a random (seeded) order by permuting the columns of the last hop, so top-k's choice
+        # among equal counts is a random one, then indices are mapped back.
         gen = torch.Generator().manual_seed(_stable_seed(self.seed, mp.name))
-        chunk = max(1, min(n_rows, _CHUNK_ELEMENTS // max(1, n_end)))
+        perm = torch.randperm(n_end, generator=gen) if cap and cap < n_end else torch.arange(n_end)
+        inv = torch.empty_like(perm)
+        inv[perm] = torch.arange(n_end)
+        chain = chain[:-1] + [_permute_cols(chain[-1], inv)]
+        # Split the path at its middle node: the right half (middle → end) is multiplied out once, the
+        # left half per chunk of users. A small middle type (genres, categories…) makes both halves
+        # dense-friendly, so the chunk product is a BLAS matmul instead of a sparse chain.
+        m = len(mp.types) // 2
+        right = chain[m - 1]
+        for k in range(m, len(chain)):
+            right = torch.sparse.mm(_scale_cols(right, masks[k]), chain[k])
+        n_mid = right.shape[0]
+        dense_right = right.to_dense() if n_mid <= _DENSE_MIDDLE and n_mid * n_end <= _CHUNK_ELEMENTS * 4 else None
+        # sparse products hold index + value per entry and workspace: a quarter of the dense chunk
+        budget = _CHUNK_ELEMENTS if dense_right is not None else _CHUNK_ELEMENTS // 4
+        chunk = max(1, min(n_rows, budget // max(1, n_end)))
         srcs, dsts, weights = [], [], []
         for start in range(0, n_rows, chunk):
             stop = min(n_rows, start + chunk)
             r = _csr_rows(first, start, stop)
-            for mask, nxt in zip(masks, chain):
-                r = torch.sparse.mm(_scale_cols(r, mask), nxt)
-            dense = r.to_dense()
+            for k in range(m - 1):
+                r = torch.sparse.mm(_scale_cols(r, masks[k]), chain[k])
+            r = _scale_cols(r, masks[m - 1])
+            if dense_right is not None:
+                dense = r.to_dense() @ dense_right
+            else:
+                dense = torch.sparse.mm(r, right).to_dense()
             if exclude_self:
                 rows = torch.arange(stop - start)
-                dense[rows, rows + start] = 0.0
+                dense[rows, inv[rows + start]] = 0.0
             if cap and cap < n_end:
-                noisy = dense + (dense > 0) * 0.5 * torch.rand(dense.shape, generator=gen)
-                top = torch.topk(noisy, cap, dim=1)
-                cols, vals = top.indices, dense.gather(1, top.indices)
+                top = torch.topk(dense, cap, dim=1, sorted=False)
+                cols, vals = top.indices, top.values
                 rows = torch.arange(start, stop).unsqueeze(1).expand_as(cols)
                 keep = vals > 0
-                srcs.append(cols[keep])
+                srcs.append(perm[cols[keep]])
                 dsts.append(rows[keep])
                 weights.append(vals[keep])
             else:
                 nz = dense.nonzero(as_tuple=True)
-                srcs.append(nz[1])
+                srcs.append(perm[nz[1]])
                 dsts.append(nz[0] + start)
                 weights.append(dense[nz])
         ei = torch.stack([torch.cat(srcs), torch.cat(dsts)]) if srcs else torch.zeros(2, 0, dtype=torch.int64)
