@@ -1,0 +1,185 @@
+"""Persona learning throughput and quality: text encoding, PyG export, HDGI, full persona runs.
+
+Run: ``python bench/bench_personas.py [--graphs ml100k,movies_tv] [--threads 2] [--neo4j]``.
+Each graph runs in its own process (clean peak-memory figures). Writes ``bench/results/personas.json``:
+
+* text encoding — texts/s of MiniLM on a cold cache (items and attribute/entity nodes);
+* export — edges/s of :func:`persona.learn.export.export_graph` from the embedded store (and from Neo4j
+  with ``--neo4j``/``NEO4J_URI``), edges = training interactions + knowledge edges read;
+* HDGI — meta-path composition seconds, seconds per epoch, microseconds per meta-path edge and epoch,
+  epochs run;
+* full persona runs (:func:`persona.learn.personas.train_personas`, default settings): cold (empty text
+  cache) and warm (texts cached and already on the nodes), with their stage timings;
+* quality — on the Movies & TV-sized planted graph, k-means NMI of personas vs ``planted_taste`` next to
+  random vectors and the users' mean item text; on ML-100K, held-out genre prediction (personas vs
+  random vectors vs bag of items);
+* peak resident memory per graph.
+
+Targets (this 2-core machine): export ≥ 1M edges/s (embedded); full Movies & TV-sized run ≤ 5 min cold,
+≤ 2 min with cached embeddings; peak memory ≤ 4 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DATASETS, MOVIES_TV, peak_rss_mib, write_result  # noqa: E402
+
+TARGETS = {"export_edges_per_s_embedded": 1_000_000, "movies_tv_cold_s": 300, "movies_tv_warm_s": 120, "peak_rss_gib": 4.0}
+
+
+def _frames(name: str) -> tuple[Any, str]:
+    if name == "ml100k":
+        from persona.ingest import read_movielens
+
+        g = read_movielens(
+            DATASETS / "ml-100k",
+            link=DATASETS / "dbpedia-movies/ml-100k.link",
+            rdf=(DATASETS / "dbpedia-movies/movies.nt.gz",),
+        )
+        return g, "ML-100K + DBpedia movies (real)"
+    from persona.learn._synthetic import planted_graph
+
+    g = planted_graph(
+        n_users=MOVIES_TV["users"],
+        n_items=MOVIES_TV["items"],
+        n_interactions=MOVIES_TV["interactions"],
+        n_entities=MOVIES_TV["entities"],
+        n_triples=MOVIES_TV["triples"],
+        n_tastes=10,
+        seed=0,
+    )
+    return g, "Movies & TV-sized planted-taste graph (persona.learn._synthetic, Table 1 sizes, 10 tastes)"
+
+
+def _export_rate(store: Any, repeats: int = 3) -> dict[str, Any]:
+    from persona.learn.export import export_graph
+
+    best = float("inf")
+    stats: dict[str, Any] = {}
+    for _ in range(repeats):
+        t = time.perf_counter()
+        data, _ = export_graph(store)
+        best = min(best, time.perf_counter() - t)
+        stats = data.stats
+    edges = stats["rated_train"] + stats["kg_edges"]
+    nodes = stats["users"] + stats["items"] + stats["entities"]
+    return {"seconds": round(best, 3), "edges": edges, "nodes": nodes, "edges_per_s": round(edges / best),
+            "rows_per_s": round((edges + nodes) / best)}
+
+
+def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
+    from persona.config import Settings
+    from persona.kgstore import open_store
+    from persona.learn.diagnostics import heldout_genre_report, planted_taste_report
+    from persona.learn.personas import train_personas
+
+    out: dict[str, Any] = {"graph": name}
+    t = time.perf_counter()
+    frames, desc = _frames(name)
+    out.update(data=desc, sizes=frames.counts(), build_seconds=round(time.perf_counter() - t, 2))
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-personas-{name}-"))
+    try:
+        settings = Settings(store=f"embedded:{tmp / 'kg.db'}", workdir=tmp / "work")
+        store = open_store(settings.store)
+        store.init_schema()
+        t = time.perf_counter()
+        store.load(frames)
+        out["store_load_seconds"] = round(time.perf_counter() - t, 2)
+        del frames
+
+        t = time.perf_counter()
+        cold = train_personas(store, settings, workdir=settings.workdir)
+        cold_s = time.perf_counter() - t
+        tm = cold.extra["timings"]
+        n_texts = sum(cold.extra["text_written"].values())
+        out["text"] = {"model": settings.text.model, "texts": n_texts, "seconds": round(tm["text_s"], 2),
+                       "texts_per_s": round(n_texts / tm["text_s"], 1)}
+        out["hdgi"] = {
+            "epochs": cold.extra["epochs_run"],
+            "best_epoch": cold.best_epoch,
+            "stopped_early": cold.stopped_early,
+            "metapath_seconds": round(cold.extra["metapath_seconds"], 2),
+            "seconds_per_epoch": round(cold.extra["seconds_per_epoch"], 3),
+            "metapath_edges": cold.extra["metapath_edges"],
+            "us_per_edge_epoch": round(1e6 * cold.extra["seconds_per_epoch"] / sum(cold.extra["metapath_edges"].values()), 3),
+            "batches_per_epoch": cold.extra["batches_per_epoch"],
+            "attention": {k: round(v, 4) for k, v in cold.attention.items()},
+            "final_loss_parts": cold.extra["last_loss_parts"],
+        }
+        out["cold_run"] = {"seconds": round(cold_s, 1), **{k: round(v, 2) for k, v in tm.items()}}
+
+        # warm: texts cached and on the nodes; drop the training checkpoint so HDGI trains again
+        shutil.rmtree(Path(settings.workdir) / "personas" / "checkpoint", ignore_errors=True)
+        t = time.perf_counter()
+        warm = train_personas(store, settings, workdir=settings.workdir)
+        out["warm_run"] = {"seconds": round(time.perf_counter() - t, 1), **{k: round(v, 2) for k, v in warm.extra["timings"].items()},
+                           "texts_rewritten": sum(warm.extra["text_written"].values())}
+
+        out["export"] = {"embedded": _export_rate(store)}
+        if name == "movies_tv":
+            out["quality"] = {"planted_taste_nmi": {k: round(v, 4) for k, v in planted_taste_report(store, cold.user_ids, cold.personas).items()}}
+        else:
+            rep = heldout_genre_report(store, cold.user_ids, cold.personas)
+            out["quality"] = {"heldout_genres": rep}
+        store.close()
+        if neo4j_uri:
+            frames, _ = _frames(name)
+            neo = open_store(neo4j_uri)
+            neo.clear()
+            neo.init_schema()
+            t = time.perf_counter()
+            neo.load(frames)
+            load_s = time.perf_counter() - t
+            out["export"]["neo4j"] = {**_export_rate(neo, repeats=2), "store_load_seconds": round(load_s, 1)}
+            neo.clear()
+            neo.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out["peak_rss_gib"] = round(peak_rss_mib() / 1024, 2)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--graphs", default="ml100k,movies_tv")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--neo4j", action="store_true", help="also export from NEO4J_URI (default when it is set)")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--json", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    neo4j_uri = os.environ.get("NEO4J_URI") if (args.neo4j or os.environ.get("NEO4J_URI")) else None
+    if args.one:
+        Path(args.json).write_text(json.dumps(run_one(args.one, neo4j_uri), default=float))
+        return
+    runs = []
+    for name in args.graphs.split(","):
+        if name == "ml100k" and not (DATASETS / "ml-100k").is_dir():
+            print(f"skipping ml100k: {DATASETS / 'ml-100k'} not found")
+            continue
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+            path = f.name
+        cmd = [sys.executable, __file__, "--one", name, "--json", path, "--threads", str(args.threads)]
+        subprocess.run(cmd, check=True)
+        r = json.loads(Path(path).read_text())
+        os.unlink(path)
+        runs.append(r)
+        print(json.dumps({k: r[k] for k in ("graph", "cold_run", "warm_run", "export", "peak_rss_gib")}, indent=1))
+    print(write_result("personas", {"targets": TARGETS, "threads": args.threads, "runs": runs}))
+
+
+if __name__ == "__main__":
+    main()
