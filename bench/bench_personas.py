@@ -33,9 +33,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATASETS, MOVIES_TV, peak_rss_mib, write_result  # noqa: E402
+from _common import DATASETS, MOVIES_TV, peak_rss_mib, write_result
 
-TARGETS = {"export_edges_per_s_embedded": 1_000_000, "movies_tv_cold_s": 300, "movies_tv_warm_s": 120, "peak_rss_gib": 4.0}
+TARGETS = {
+    "export_edges_per_s_embedded": 1_000_000,
+    "movies_tv_cold_s": 300,
+    "movies_tv_warm_s": 120,
+    "peak_rss_gib": 4.0,
+}
 
 
 def _frames(name: str) -> tuple[Any, str]:
@@ -74,8 +79,13 @@ def _export_rate(store: Any, repeats: int = 3) -> dict[str, Any]:
         stats = data.stats
     edges = stats["rated_train"] + stats["kg_edges"]
     nodes = stats["users"] + stats["items"] + stats["entities"]
-    return {"seconds": round(best, 3), "edges": edges, "nodes": nodes, "edges_per_s": round(edges / best),
-            "rows_per_s": round((edges + nodes) / best)}
+    return {
+        "seconds": round(best, 3),
+        "edges": edges,
+        "nodes": nodes,
+        "edges_per_s": round(edges / best),
+        "rows_per_s": round((edges + nodes) / best),
+    }
 
 
 def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
@@ -103,8 +113,12 @@ def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
         cold_s = time.perf_counter() - t
         tm = cold.extra["timings"]
         n_texts = sum(cold.extra["text_written"].values())
-        out["text"] = {"model": settings.text.model, "texts": n_texts, "seconds": round(tm["text_s"], 2),
-                       "texts_per_s": round(n_texts / tm["text_s"], 1)}
+        out["text"] = {
+            "model": settings.text.model,
+            "texts": n_texts,
+            "seconds": round(tm["text_s"], 2),
+            "texts_per_s": round(n_texts / tm["text_s"], 1),
+        }
         out["hdgi"] = {
             "epochs": cold.extra["epochs_run"],
             "best_epoch": cold.best_epoch,
@@ -112,8 +126,10 @@ def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
             "metapath_seconds": round(cold.extra["metapath_seconds"], 2),
             "seconds_per_epoch": round(cold.extra["seconds_per_epoch"], 3),
             "metapath_edges": cold.extra["metapath_edges"],
-            "us_per_edge_epoch": round(1e6 * cold.extra["seconds_per_epoch"] / sum(cold.extra["metapath_edges"].values()), 3),
-            "batches_per_epoch": cold.extra["batches_per_epoch"],
+            "us_per_edge_epoch": round(
+                1e6 * cold.extra["seconds_per_epoch"] / sum(cold.extra["metapath_edges"].values()), 3
+            ),
+            "users_per_epoch": cold.extra["users_per_epoch"],
             "attention": {k: round(v, 4) for k, v in cold.attention.items()},
             "final_loss_parts": cold.extra["last_loss_parts"],
         }
@@ -123,12 +139,20 @@ def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
         shutil.rmtree(Path(settings.workdir) / "personas" / "checkpoint", ignore_errors=True)
         t = time.perf_counter()
         warm = train_personas(store, settings, workdir=settings.workdir)
-        out["warm_run"] = {"seconds": round(time.perf_counter() - t, 1), **{k: round(v, 2) for k, v in warm.extra["timings"].items()},
-                           "texts_rewritten": sum(warm.extra["text_written"].values())}
+        out["warm_run"] = {
+            "seconds": round(time.perf_counter() - t, 1),
+            **{k: round(v, 2) for k, v in warm.extra["timings"].items()},
+            "texts_rewritten": sum(warm.extra["text_written"].values()),
+        }
 
         out["export"] = {"embedded": _export_rate(store)}
         if name == "movies_tv":
-            out["quality"] = {"planted_taste_nmi": {k: round(v, 4) for k, v in planted_taste_report(store, cold.user_ids, cold.personas).items()}}
+            out["quality"] = {
+                "planted_taste_nmi": {
+                    k: round(v, 4)
+                    for k, v in planted_taste_report(store, cold.user_ids, cold.personas).items()
+                }
+            }
         else:
             rep = heldout_genre_report(store, cold.user_ids, cold.personas)
             out["quality"] = {"heldout_genres": rep}
@@ -154,7 +178,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--graphs", default="ml100k,movies_tv")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
-    ap.add_argument("--neo4j", action="store_true", help="also export from NEO4J_URI (default when it is set)")
+    ap.add_argument(
+        "--neo4j", action="store_true", help="also export from NEO4J_URI (default when it is set)"
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -177,7 +203,11 @@ def main() -> None:
         r = json.loads(Path(path).read_text())
         os.unlink(path)
         runs.append(r)
-        print(json.dumps({k: r[k] for k in ("graph", "cold_run", "warm_run", "export", "peak_rss_gib")}, indent=1))
+        print(
+            json.dumps(
+                {k: r[k] for k in ("graph", "cold_run", "warm_run", "export", "peak_rss_gib")}, indent=1
+            )
+        )
     print(write_result("personas", {"targets": TARGETS, "threads": args.threads, "runs": runs}))
 
 

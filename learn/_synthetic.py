@@ -17,19 +17,196 @@ import pandas as pd
 from persona.kgstore.frames import GraphFrames
 
 TASTES: list[tuple[str, list[str]]] = [
-    ("space science fiction", "starship galaxy alien planet astronaut orbit rocket cosmic nebula robot laser empire".split()),
-    ("romantic comedy", "love wedding romance kiss date heart bride couple flirt valentine charming sweetheart".split()),
-    ("supernatural horror", "ghost haunted demon blood zombie curse nightmare monster vampire scream terror grave".split()),
-    ("western frontier", "cowboy sheriff outlaw ranch saloon desert horse gunslinger frontier cattle bandit canyon".split()),
-    ("nature documentary", "wildlife ocean forest animals ecosystem climate species rainforest whales birds earth river".split()),
-    ("animated family", "cartoon puppy princess magic talking toys adventure friendship kingdom dragon fairy kids".split()),
-    ("crime thriller", "detective murder heist gangster police mafia robbery suspect conspiracy hitman crime noir".split()),
-    ("sports drama", "football coach championship boxing team stadium athlete season victory training rivalry olympic".split()),
-    ("war history", "soldier battle army general invasion trenches navy resistance empire siege veteran medal".split()),
-    ("musical", "singer dance broadway song band concert stage melody choir jazz orchestra rhythm".split()),
+    (
+        "space science fiction",
+        [
+            "starship",
+            "galaxy",
+            "alien",
+            "planet",
+            "astronaut",
+            "orbit",
+            "rocket",
+            "cosmic",
+            "nebula",
+            "robot",
+            "laser",
+            "empire",
+        ],
+    ),
+    (
+        "romantic comedy",
+        [
+            "love",
+            "wedding",
+            "romance",
+            "kiss",
+            "date",
+            "heart",
+            "bride",
+            "couple",
+            "flirt",
+            "valentine",
+            "charming",
+            "sweetheart",
+        ],
+    ),
+    (
+        "supernatural horror",
+        [
+            "ghost",
+            "haunted",
+            "demon",
+            "blood",
+            "zombie",
+            "curse",
+            "nightmare",
+            "monster",
+            "vampire",
+            "scream",
+            "terror",
+            "grave",
+        ],
+    ),
+    (
+        "western frontier",
+        [
+            "cowboy",
+            "sheriff",
+            "outlaw",
+            "ranch",
+            "saloon",
+            "desert",
+            "horse",
+            "gunslinger",
+            "frontier",
+            "cattle",
+            "bandit",
+            "canyon",
+        ],
+    ),
+    (
+        "nature documentary",
+        [
+            "wildlife",
+            "ocean",
+            "forest",
+            "animals",
+            "ecosystem",
+            "climate",
+            "species",
+            "rainforest",
+            "whales",
+            "birds",
+            "earth",
+            "river",
+        ],
+    ),
+    (
+        "animated family",
+        [
+            "cartoon",
+            "puppy",
+            "princess",
+            "magic",
+            "talking",
+            "toys",
+            "adventure",
+            "friendship",
+            "kingdom",
+            "dragon",
+            "fairy",
+            "kids",
+        ],
+    ),
+    (
+        "crime thriller",
+        [
+            "detective",
+            "murder",
+            "heist",
+            "gangster",
+            "police",
+            "mafia",
+            "robbery",
+            "suspect",
+            "conspiracy",
+            "hitman",
+            "crime",
+            "noir",
+        ],
+    ),
+    (
+        "sports drama",
+        [
+            "football",
+            "coach",
+            "championship",
+            "boxing",
+            "team",
+            "stadium",
+            "athlete",
+            "season",
+            "victory",
+            "training",
+            "rivalry",
+            "olympic",
+        ],
+    ),
+    (
+        "war history",
+        [
+            "soldier",
+            "battle",
+            "army",
+            "general",
+            "invasion",
+            "trenches",
+            "navy",
+            "resistance",
+            "empire",
+            "siege",
+            "veteran",
+            "medal",
+        ],
+    ),
+    (
+        "musical",
+        [
+            "singer",
+            "dance",
+            "broadway",
+            "song",
+            "band",
+            "concert",
+            "stage",
+            "melody",
+            "choir",
+            "jazz",
+            "orchestra",
+            "rhythm",
+        ],
+    ),
 ]
 
-_FILLER = "the a story of with in and about journey life new old great final secret last".split()
+_FILLER = [
+    "the",
+    "a",
+    "story",
+    "of",
+    "with",
+    "in",
+    "and",
+    "about",
+    "journey",
+    "life",
+    "new",
+    "old",
+    "great",
+    "final",
+    "secret",
+    "last",
+]
 
 #: Attribute relations: (relationship type, target label, share of triples, per-taste pool?).
 _RELATIONS: list[tuple[str, str, float, bool]] = [
@@ -43,7 +220,14 @@ _RELATIONS: list[tuple[str, str, float, bool]] = [
     ("HAS_BRAND", "Brand", 0.04, False),
 ]
 
-_ENTITY_SHARE = {"Person": 0.62, "Subject": 0.30, "Genre": 0.002, "Award": 0.02, "Category": 0.03, "Brand": 0.028}
+_ENTITY_SHARE = {
+    "Person": 0.62,
+    "Subject": 0.30,
+    "Genre": 0.002,
+    "Award": 0.02,
+    "Category": 0.03,
+    "Brand": 0.028,
+}
 
 
 def planted_graph(
@@ -93,7 +277,15 @@ def planted_graph(
     item_ids = np.array([f"item{i}" for i in range(n_items)])
     g.add_nodes(
         "Item",
-        pd.DataFrame({"id": item_ids, "title": titles, "description": descs, "domain": "movie", "planted_taste": item_taste}),
+        pd.DataFrame(
+            {
+                "id": item_ids,
+                "title": titles,
+                "description": descs,
+                "domain": "movie",
+                "planted_taste": item_taste,
+            }
+        ),
     )
 
     user_taste = rng.integers(0, n_tastes, n_users)
@@ -121,21 +313,28 @@ def planted_graph(
         n = len(seq)
         for pos, it in enumerate(seq):
             split = "train" if n < 3 or pos < n - 2 else ("valid" if pos == n - 2 else "test")
-            rows.append((user_ids[u], item_ids[it], float(rng.integers(1, 6)), 1_000_000 + 1000 * u + pos, pos, split))
-    g.add_rels("RATED", "User", "Item", pd.DataFrame(rows, columns=["src", "dst", "rating", "ts", "pos", "split"]))
+            rows.append(
+                (user_ids[u], item_ids[it], float(rng.integers(1, 6)), 1_000_000 + 1000 * u + pos, pos, split)
+            )
+    g.add_rels(
+        "RATED", "User", "Item", pd.DataFrame(rows, columns=["src", "dst", "rating", "ts", "pos", "split"])
+    )
 
     # attribute entities: per label a global pool, split into per-taste sub-pools
     shares = {lab: _ENTITY_SHARE[lab] for _, lab, _, _ in _RELATIONS}
     total = sum(shares.values())
     pools: dict[str, list[np.ndarray]] = {}
     for lab, share in shares.items():
-        n = max(n_tastes, int(round(n_entities * share / total)))
+        n = max(n_tastes, round(n_entities * share / total))
         ent_taste = np.arange(n) % n_tastes
         names = []
         for k, t in enumerate(ent_taste):
             if lab in ("Genre", "Subject", "Category"):
-                w = tastes[t][1][k % len(tastes[t][1])]
-                names.append(f"{w.title()} {tastes[t][0].split()[-1]}" + (f" {k}" if k >= len(tastes[t][1]) * n_tastes else ""))
+                word = tastes[t][1][k % len(tastes[t][1])]
+                names.append(
+                    f"{word.title()} {tastes[t][0].split()[-1]}"
+                    + (f" {k}" if k >= len(tastes[t][1]) * n_tastes else "")
+                )
             elif lab == "Person":
                 names.append(f"Person {k}")
             else:

@@ -38,7 +38,9 @@ def random_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
 
 
-def kmeans_nmi(vectors: np.ndarray, labels: Sequence[int] | np.ndarray, *, k: int | None = None, seed: int = 0) -> float:
+def kmeans_nmi(
+    vectors: np.ndarray, labels: Sequence[int] | np.ndarray, *, k: int | None = None, seed: int = 0
+) -> float:
     """NMI between k-means clusters of ``vectors`` and ``labels`` (``k`` = number of distinct labels).
 
     Args:
@@ -51,7 +53,9 @@ def kmeans_nmi(vectors: np.ndarray, labels: Sequence[int] | np.ndarray, *, k: in
     if len(y) != len(vectors):
         raise ValueError(f"{len(vectors)} vectors but {len(y)} labels")
     k = k or len(np.unique(y))
-    pred = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(np.asarray(vectors, dtype=np.float64))
+    pred = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(
+        np.asarray(vectors, dtype=np.float64)
+    )
     return float(normalized_mutual_info_score(y, pred))
 
 
@@ -98,9 +102,13 @@ def planted_taste_report(
     """
     info = _frame(store, "export_user_info")
     taste = dict(zip(info["id"].astype(str), info["planted_taste"]))
-    rows = [n for n, u in enumerate(user_ids) if taste.get(str(u)) is not None and not pd.isna(taste.get(str(u)))]
+    rows = [
+        n for n, u in enumerate(user_ids) if taste.get(str(u)) is not None and not pd.isna(taste.get(str(u)))
+    ]
     if not rows:
-        raise ValueError("no user has planted_taste; this check needs a generated graph (`persona ingest demo`)")
+        raise ValueError(
+            "no user has planted_taste; this check needs a generated graph (`persona ingest demo`)"
+        )
     y = np.array([int(taste[str(user_ids[n])]) for n in rows])
     ids = [str(user_ids[n]) for n in rows]
     out = {
@@ -137,15 +145,19 @@ def _bag_of_items(store: Any, user_ids: Sequence[str]) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(ok.sum()), (u[ok], i[ok])), shape=(len(user_ids), len(items)))
 
 
-def _cv_scores(X: Any, genre_sets: list[set[str]], dominant: np.ndarray, classes: list[str], seed: int) -> dict[str, float]:
+def _cv_scores(
+    X: Any, genre_sets: list[set[str]], dominant: np.ndarray, classes: list[str], seed: int
+) -> dict[str, float]:
     """Cross-validated multi-label LR (top-1 hit) and multiclass LR (dominant genre accuracy, macro-F1)."""
     n = len(dominant)
     Y = np.array([[c in s for c in classes] for s in genre_sets], dtype=int)
     counts = Counter(dominant.tolist())
     strat = min(counts.values()) >= 5
-    folds = (StratifiedKFold(5, shuffle=True, random_state=seed) if strat else KFold(5, shuffle=True, random_state=seed)).split(
-        np.zeros(n), dominant if strat else None
-    )
+    folds = (
+        StratifiedKFold(5, shuffle=True, random_state=seed)
+        if strat
+        else KFold(5, shuffle=True, random_state=seed)
+    ).split(np.zeros(n), dominant if strat else None)
     hits = np.zeros(n, dtype=bool)
     pred_dom = np.empty(n, dtype=object)
     dense = not sparse.issparse(X)
@@ -212,7 +224,8 @@ def heldout_genre_report(
     ids = [str(user_ids[n]) for n in rows]
     overall = Counter(g for u in ids for g in hg[u])
     dominant = np.array(
-        [min(Counter(hg[u]).items(), key=lambda kv: (-kv[1], overall[kv[0]], kv[0]))[0] for u in ids], dtype=object
+        [min(Counter(hg[u]).items(), key=lambda kv: (-kv[1], overall[kv[0]], kv[0]))[0] for u in ids],
+        dtype=object,
     ).astype(str)
     sets = [set(hg[u]) for u in ids]
     classes = sorted(overall)
@@ -222,6 +235,8 @@ def heldout_genre_report(
         "classes": len(classes),
         "majority": float(majority),
         "personas": _cv_scores(np.asarray(personas)[rows], sets, dominant, classes, seed),
-        "random": _cv_scores(random_vectors(len(rows), personas.shape[1], seed), sets, dominant, classes, seed),
+        "random": _cv_scores(
+            random_vectors(len(rows), personas.shape[1], seed), sets, dominant, classes, seed
+        ),
         "bag_of_items": _cv_scores(_bag_of_items(store, ids), sets, dominant, classes, seed),
     }

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from torch_geometric.data import HeteroData
 
@@ -65,7 +66,22 @@ class IdMaps:
         return [str(x) for x in self.ids[label][idx]]
 
 
-def embeddings_from_column(col: pd.Series) -> tuple[np.ndarray | None, np.ndarray]:
+def _list_array(col: Any) -> pa.Array:
+    """A list-of-floats column (Arrow array, Arrow-backed or object Series) as one Arrow list array."""
+    if isinstance(col, (pa.Array, pa.ChunkedArray)):
+        arr = col
+    elif isinstance(col.dtype, pd.ArrowDtype):
+        arr = pa.array(col)
+    else:
+        vals = [
+            None if v is None or (isinstance(v, float) and np.isnan(v)) else np.asarray(v, dtype=np.float32)
+            for v in col
+        ]
+        arr = pa.array(vals, type=pa.list_(pa.float32()))
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def embeddings_from_column(col: Any) -> tuple[np.ndarray | None, np.ndarray]:
     """A list-of-floats column (Arrow list or Python lists) as a float32 matrix plus a has-value mask.
 
     Returns:
@@ -74,14 +90,8 @@ def embeddings_from_column(col: pd.Series) -> tuple[np.ndarray | None, np.ndarra
     Raises:
         ValueError: rows have vectors of different lengths (names the first offending row).
     """
-    n = len(col)
-    if isinstance(col.dtype, pd.ArrowDtype):
-        arr = pa.chunked_array(col.array._pa_array).combine_chunks() if hasattr(col.array, "_pa_array") else pa.array(col)
-    else:
-        vals = [None if v is None or (isinstance(v, float) and np.isnan(v)) else np.asarray(v, dtype=np.float32) for v in col]
-        arr = pa.array(vals, type=pa.list_(pa.float32()))
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    arr = _list_array(col)
+    n = len(arr)
     mask = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if not mask.any():
         return None, mask
@@ -89,7 +99,9 @@ def embeddings_from_column(col: pd.Series) -> tuple[np.ndarray | None, np.ndarra
     dims = set(lengths[mask].tolist())
     if len(dims) != 1:
         bad = int(np.flatnonzero(mask & (lengths != lengths[mask][0]))[0])
-        raise ValueError(f"text_emb vectors differ in length (row {bad}: {lengths[bad]}, first: {lengths[mask][0]}); re-encode texts")
+        raise ValueError(
+            f"text_emb vectors differ in length (row {bad}: {lengths[bad]}, first: {lengths[mask][0]}); re-encode texts"
+        )
     d = dims.pop()
     out = np.zeros((n, d), dtype=np.float32)
     flat = np.asarray(arr.filter(pa.array(mask)).flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
@@ -97,97 +109,151 @@ def embeddings_from_column(col: pd.Series) -> tuple[np.ndarray | None, np.ndarra
     return out, mask
 
 
+def _strings(col: Any) -> pa.Array:
+    """A column of ids as an Arrow string array."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if isinstance(col, pa.Array):
+        return col if col.type == pa.string() else col.cast(pa.string())
+    if isinstance(col.dtype, pd.ArrowDtype):
+        return _strings(pa.array(col))
+    return pa.array(col.astype(str).to_numpy(dtype=object), type=pa.string())
+
+
+def _numbers(col: Any) -> np.ndarray | None:
+    """A numeric column as float64 numpy, or None when it is not numeric or has nulls."""
+    if isinstance(col, (pa.Array, pa.ChunkedArray)):
+        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)) or col.null_count:
+            return None
+        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
+    v = pd.to_numeric(col, errors="coerce")
+    return None if v.isna().any() else v.to_numpy(dtype=np.float64)
+
+
 def build_hetero(
-    nodes: dict[str, pd.DataFrame],
-    edges: Sequence[tuple[str, str, str, pd.DataFrame]],
+    nodes: dict[str, Any],
+    edges: Sequence[tuple[str, str, str, Any]],
     *,
     add_reverse: bool = True,
 ) -> tuple[HeteroData, IdMaps]:
-    """Assemble a HeteroData from node and edge frames (the core of :func:`export_graph`).
+    """Assemble a HeteroData from node and edge tables (the core of :func:`export_graph`).
 
     Args:
-        nodes: ``{label: DataFrame}`` with ``id`` and optionally ``text_emb`` (list of floats per row).
-        edges: ``(source label, TYPE, target label, DataFrame[src, dst, …])``; extra integer/float
-            columns (e.g. ``pos``) become edge attributes. Endpoints without a node are dropped and
-            counted in ``data[edge_type].dropped``.
+        nodes: ``{label: table}`` (a DataFrame or ``pyarrow.Table``) with ``id`` and optionally
+            ``text_emb`` (list of floats per row).
+        edges: ``(source label, TYPE, target label, table[src, dst, …])``; extra numeric columns
+            without nulls (e.g. ``pos``) become edge attributes. Endpoints without a node are dropped
+            and counted in ``data[edge_type].dropped``; repeated (src, dst) pairs are kept once.
         add_reverse: Add ``(target, rev_TYPE, source)`` for every edge type.
 
     Returns:
         ``(data, id_maps)``.
+
+    Raises:
+        ValueError: a node id appears twice within a label.
     """
     data = HeteroData()
     maps = IdMaps()
+    sorted_ids: dict[str, pa.Array] = {}
     for label in sorted(nodes):
-        df = nodes[label]
-        ids = np.asarray(df["id"].astype(str).to_numpy(dtype=object))
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
-        if len(ids) and len(np.unique(ids)) != len(ids):
-            dup = pd.Series(ids)[pd.Series(ids).duplicated()].iloc[0]
-            raise ValueError(f"{label}: node id {dup!r} appears twice in the export")
-        maps.ids[label] = ids
-        data[label].num_nodes = len(ids)
-        data[label].node_ids = ids.tolist()
-        if "text_emb" in df.columns:
-            x, mask = embeddings_from_column(df["text_emb"].reset_index(drop=True))
+        tbl = nodes[label]
+        ids = _strings(tbl["id"])
+        order = pc.sort_indices(ids)
+        ids_sorted = ids.take(order)
+        if len(ids_sorted) > 1:
+            dup = pc.equal(ids_sorted[1:], ids_sorted[:-1])
+            if pc.any(dup).as_py():
+                first = ids_sorted[1:].filter(dup)[0].as_py()
+                raise ValueError(f"{label}: node id {first!r} appears twice in the export")
+        sorted_ids[label] = ids_sorted
+        maps.ids[label] = np.asarray(ids_sorted.to_numpy(zero_copy_only=False), dtype=object)
+        data[label].num_nodes = len(ids_sorted)
+        data[label].node_ids = ids_sorted.to_pylist()
+        cols = tbl.column_names if isinstance(tbl, pa.Table) else list(tbl.columns)
+        if "text_emb" in cols:
+            emb = tbl["text_emb"] if isinstance(tbl, pa.Table) else tbl["text_emb"].reset_index(drop=True)
+            x, mask = embeddings_from_column(emb)
             if x is not None:
-                data[label].x = torch.from_numpy(x[order])
+                idx = order.to_numpy()
+                data[label].x = torch.from_numpy(x[idx])
                 data[label].x_missing = int((~mask).sum())
-    grouped: dict[tuple[str, str, str], list[pd.DataFrame]] = {}
-    for src_label, rel, dst_label, df in edges:
-        grouped.setdefault((src_label, rel, dst_label), []).append(df)
-    for (src_label, rel, dst_label), dfs in sorted(grouped.items()):
-        if src_label not in maps.ids or dst_label not in maps.ids:
+    grouped: dict[tuple[str, str, str], list[Any]] = {}
+    for src_label, rel, dst_label, tbl in edges:
+        grouped.setdefault((src_label, rel, dst_label), []).append(tbl)
+    for (src_label, rel, dst_label), tbls in sorted(grouped.items()):
+        if src_label not in sorted_ids or dst_label not in sorted_ids:
             continue
-        df = pd.concat(dfs, ignore_index=True) if len(dfs) > 1 else dfs[0]
-        s = maps.to_index(src_label, df["src"])
-        d = maps.to_index(dst_label, df["dst"])
+        parts = [
+            t if isinstance(t, pa.Table) else pa.Table.from_pandas(t, preserve_index=False) for t in tbls
+        ]
+        tbl = parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="default")
+        s = pc.index_in(_strings(tbl["src"]), value_set=sorted_ids[src_label]).fill_null(-1).to_numpy()
+        d = pc.index_in(_strings(tbl["dst"]), value_set=sorted_ids[dst_label]).fill_null(-1).to_numpy()
         ok = (s >= 0) & (d >= 0)
-        ei = torch.from_numpy(np.stack([s[ok], d[ok]]).astype(np.int64))
-        # one edge per (src, dst) pair: multigraph duplicates add nothing to meta-path structure
-        key = ei[0] * max(1, len(maps.ids[dst_label])) + ei[1]
-        uniq, first = np.unique(key.numpy(), return_index=True)
-        ei = ei[:, torch.from_numpy(np.sort(first))]
+        n_dst = max(1, len(sorted_ids[dst_label]))
+        key = s[ok].astype(np.int64) * n_dst + d[ok]
+        _, first = np.unique(key, return_index=True)
+        keep = np.flatnonzero(ok)[np.sort(first)]
+        ei = torch.from_numpy(np.stack([s[keep], d[keep]]).astype(np.int64))
         store = data[src_label, rel, dst_label]
         store.edge_index = ei
         store.dropped = int((~ok).sum())
         attrs = {}
-        for c in df.columns:
+        for c in tbl.column_names:
             if c in ("src", "dst"):
                 continue
-            v = pd.to_numeric(df[c], errors="coerce")
-            if v.notna().all():
-                attrs[c] = torch.from_numpy(v.to_numpy(dtype=np.float64)[ok][np.sort(first)])
-        for c, v in attrs.items():
-            store[c] = v.long() if bool((v == v.round()).all()) else v.float()
+            num = _numbers(tbl[c])
+            if num is not None:
+                v = torch.from_numpy(num[keep])
+                attrs[c] = v.long() if bool((v == v.round()).all()) else v.float()
+                store[c] = attrs[c]
         if add_reverse:
             rev = data[dst_label, f"rev_{rel}", src_label]
             rev.edge_index = ei.flip(0)
             for c, v in attrs.items():
-                rev[c] = store[c]
+                rev[c] = v
     return data, maps
 
 
 def hetero_from_frames(frames: Any) -> tuple[HeteroData, IdMaps]:
     """The learning graph of in-memory :class:`~persona.kgstore.GraphFrames`, as :func:`export_graph`
     would read it from a store holding them (training ``RATED`` edges only; no store needed)."""
-    nodes = {lab: df[["id"] + (["text_emb"] if "text_emb" in df.columns else [])] for lab, df in frames.nodes.items()}
+    nodes = {
+        lab: df[["id"] + (["text_emb"] if "text_emb" in df.columns else [])]
+        for lab, df in frames.nodes.items()
+    }
     edges = []
     for rf in frames.rels:
         if rf.type == "RATED":
             df = rf.df[rf.df["split"] == "train"] if "split" in rf.df.columns else rf.df
-            edges.append(("User", "RATED", "Item", df[["src", "dst"] + (["pos"] if "pos" in df.columns else [])]))
+            edges.append(
+                ("User", "RATED", "Item", df[["src", "dst"] + (["pos"] if "pos" in df.columns else [])])
+            )
         elif rf.type not in _NOT_STRUCTURE and rf.src_label != "User":
             edges.append((rf.src_label, rf.type, rf.dst_label, rf.df[["src", "dst"]]))
     return build_hetero(nodes, edges)
 
 
-def _frame(store: Any, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+def _table(store: Any, name: str, params: dict[str, Any] | None = None) -> pa.Table:
+    """Run a named query; an Arrow table straight from the embedded store, else from ``store.frame``."""
     cypher = load_query(name, store.backend)
     arrow = getattr(store, "arrow", None)
-    if callable(arrow):  # the embedded store hands out Arrow tables: keep list columns in Arrow
-        return arrow(cypher, params or {}).to_pandas(types_mapper=pd.ArrowDtype)
-    return store.frame(cypher, params or {})
+    if callable(arrow):
+        return arrow(cypher, params or {})
+    return pa.Table.from_pandas(store.frame(cypher, params or {}), preserve_index=False)
+
+
+def _split_by(tbl: pa.Table, columns: Sequence[str]) -> list[tuple[tuple[str, ...], pa.Table]]:
+    """Rows of ``tbl`` grouped by the string values of ``columns`` (sorted by key)."""
+    if tbl.num_rows == 0:
+        return []
+    key = pc.binary_join_element_wise(*[_strings(tbl[c]) for c in columns], "\x1f")
+    enc = key.dictionary_encode()
+    codes = enc.indices.to_numpy()
+    out = []
+    for k, value in enumerate(enc.dictionary.to_pylist()):
+        out.append((tuple(value.split("\x1f")), tbl.take(pa.array(np.flatnonzero(codes == k)))))
+    return sorted(out, key=lambda kv: kv[0])
 
 
 def export_graph(
@@ -226,40 +292,36 @@ def export_graph(
         if progress is not None:
             progress(what, step, steps)
 
-    nodes: dict[str, pd.DataFrame] = {"User": _frame(store, "export_users")}
+    nodes: dict[str, pa.Table] = {"User": _table(store, "export_users")}
     tick("users")
-    nodes["Item"] = _frame(store, "export_items")
+    nodes["Item"] = _table(store, "export_items")
     tick("items")
-    ents = _frame(store, "export_entities")
-    for label, df in ents.groupby(ents["label"].astype(str), sort=True) if len(ents) else []:
-        if label not in NODE_TYPES:
-            continue  # nodes outside the persona-kg schema (another application's data in Neo4j)
-        nodes[label] = df.drop(columns=["label"]).reset_index(drop=True)
+    for (label,), tbl in _split_by(_table(store, "export_entities"), ["label"]):
+        if (
+            label in NODE_TYPES
+        ):  # nodes outside the persona-kg schema (another application's data) are skipped
+            nodes[label] = tbl.drop_columns(["label"])
     tick("entities")
-    rated = _frame(store, "export_rated_train")
-    edges: list[tuple[str, str, str, pd.DataFrame]] = [("User", "RATED", "Item", rated)]
+    rated = _table(store, "export_rated_train")
+    edges: list[tuple[str, str, str, pa.Table]] = [("User", "RATED", "Item", rated)]
     tick("training interactions")
-    kg = _frame(store, "export_kg_edges")
     n_kg = 0
-    if len(kg):
-        for col in ("src_label", "rel", "dst_label"):
-            kg[col] = kg[col].astype(str)
-        for (sl, rel, dl), df in kg.groupby(["src_label", "rel", "dst_label"], sort=True):
-            if rel in _NOT_STRUCTURE or sl == "User":
-                continue
-            if rel not in REL_TYPES:
-                raise ValueError(f"store has relationship type {rel!r}, unknown to the schema; register it first")
-            if sl not in nodes or dl not in nodes:
-                continue
-            edges.append((sl, rel, dl, df[["src", "dst"]]))
-            n_kg += len(df)
+    for (sl, rel, dl), tbl in _split_by(_table(store, "export_kg_edges"), ["src_label", "rel", "dst_label"]):
+        if rel in _NOT_STRUCTURE or sl == "User":
+            continue
+        if rel not in REL_TYPES:
+            raise ValueError(f"store has relationship type {rel!r}, unknown to the schema; register it first")
+        if sl not in nodes or dl not in nodes:
+            continue
+        edges.append((sl, rel, dl, tbl.select(["src", "dst"])))
+        n_kg += tbl.num_rows
     tick("knowledge edges")
     data, maps = build_hetero(nodes, edges)
     data.stats = {
-        "users": len(nodes["User"]),
-        "items": len(nodes["Item"]),
-        "entities": int(sum(len(df) for lab, df in nodes.items() if lab not in ("User", "Item"))),
-        "rated_train": len(rated),
+        "users": nodes["User"].num_rows,
+        "items": nodes["Item"].num_rows,
+        "entities": int(sum(t.num_rows for lab, t in nodes.items() if lab not in ("User", "Item"))),
+        "rated_train": rated.num_rows,
         "kg_edges": n_kg,
     }
     if metapaths:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from typing_extensions import Self
 
 #: Table 2, "User Preference" prompt; ``<History>`` is replaced by the chronological history.
 USER_PREFERENCE_PROMPT = (
@@ -59,7 +60,7 @@ _DOMAIN_NOUNS = {
     "product": ("Products", "product", "Product"),
 }
 
-_THINK = re.compile(r"<think>.*?</think>", re.S)
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
 class LLMError(RuntimeError):
@@ -172,7 +173,9 @@ class LLMClient:
         temperature: float = 0.0,
     ) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ValueError(f"LLM url {url!r} must start with http:// or https:// (e.g. http://localhost:8000/v1)")
+            raise ValueError(
+                f"LLM url {url!r} must start with http:// or https:// (e.g. http://localhost:8000/v1)"
+            )
         if concurrency < 1 or retries < 0 or timeout_s <= 0:
             raise ValueError("LLM settings: concurrency >= 1, retries >= 0 and timeout_s > 0 are required")
         self.url = url
@@ -250,7 +253,9 @@ class LLMClient:
                 continue
             if r.status_code >= 400:
                 self._count("failed")
-                raise LLMError(f"{self.endpoint}: HTTP {r.status_code} for model {self.model!r}: {r.text[:300]}")
+                raise LLMError(
+                    f"{self.endpoint}: HTTP {r.status_code} for model {self.model!r}: {r.text[:300]}"
+                )
             try:
                 answer = clean_answer(r.json()["choices"][0]["message"]["content"] or "")
             except (ValueError, KeyError, IndexError, TypeError) as e:
@@ -311,7 +316,7 @@ class LLMClient:
             self._cache.close()
             self._cache = None
 
-    def __enter__(self) -> LLMClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -356,6 +361,8 @@ def extractive_user_summary(
     n = len(histories)
     out = {}
     for user, c in tf.items():
-        scored = sorted(c.items(), key=lambda kv: (-kv[1] * (math.log((1 + n) / (1 + df[kv[0]])) + 1), -kv[1], kv[0]))
+        scored = sorted(
+            c.items(), key=lambda kv: (-kv[1] * (math.log((1 + n) / (1 + df[kv[0]])) + 1), -kv[1], kv[0])
+        )
         out[user] = ", ".join(t for t, _ in scored[:top_k])
     return out

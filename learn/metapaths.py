@@ -94,7 +94,9 @@ def parse_metapath(text: str) -> MetaPath:
     for tok in tokens:
         m = _TOKEN.match(tok)
         if not m:
-            raise ValueError(f"meta-path {text!r}: bad token {tok!r}; expected a label such as I, Genre or Person[DIRECTED_BY]")
+            raise ValueError(
+                f"meta-path {text!r}: bad token {tok!r}; expected a label such as I, Genre or Person[DIRECTED_BY]"
+            )
         types.append(_ALIASES.get(m.group(1), m.group(1)))
         brackets.append(frozenset(r for r in re.split(r"[|,]", m.group(2)) if r) if m.group(2) else None)
     if types[0] != "User":
@@ -112,10 +114,12 @@ def parse_metapath(text: str) -> MetaPath:
 
 
 def _base(rel: str) -> str:
-    return rel[4:] if rel.startswith("rev_") else rel
+    return rel.removeprefix("rev_")
 
 
-def hop_edge_types(data: HeteroData, src: str, dst: str, rels: frozenset[str] | None) -> list[tuple[str, str, str]]:
+def hop_edge_types(
+    data: HeteroData, src: str, dst: str, rels: frozenset[str] | None
+) -> list[tuple[str, str, str]]:
     """Edge types of ``data`` going from ``src`` to ``dst`` (restricted to ``rels`` when given)."""
     return [
         et
@@ -135,7 +139,8 @@ def hop_matrix(data: HeteroData, src: str, dst: str, rels: frozenset[str] | None
     if not types:
         have = sorted({f"{s}-{r}->{d}" for s, r, d in data.edge_types if s == src})
         raise ValueError(
-            f"no edges from {src} to {dst}" + (f" of type {sorted(rels)}" if rels else "")
+            f"no edges from {src} to {dst}"
+            + (f" of type {sorted(rels)}" if rels else "")
             + f"; edges out of {src}: {have or 'none'}"
         )
     n_src, n_dst = data[src].num_nodes, data[dst].num_nodes
@@ -146,7 +151,10 @@ def hop_matrix(data: HeteroData, src: str, dst: str, rels: frozenset[str] | None
 def _binary_csr(ei: Tensor, n_rows: int, n_cols: int) -> Tensor:
     if ei.numel() == 0:
         return torch.sparse_csr_tensor(
-            torch.zeros(n_rows + 1, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), torch.zeros(0), (n_rows, n_cols)
+            torch.zeros(n_rows + 1, dtype=torch.int64),
+            torch.zeros(0, dtype=torch.int64),
+            torch.zeros(0),
+            (n_rows, n_cols),
         )
     key = torch.unique(ei[0].long() * n_cols + ei[1].long())
     rows, cols = key // n_cols, key % n_cols
@@ -171,7 +179,9 @@ def _permute_cols(m: Tensor, new_col: Tensor) -> Tensor:
 
 def _scale_cols(m: Tensor, keep: Tensor) -> Tensor:
     """Zero the columns of CSR ``m`` where ``keep`` is False (structure kept, values zeroed)."""
-    return torch.sparse_csr_tensor(m.crow_indices(), m.col_indices(), m.values() * keep[m.col_indices()].to(m.dtype), m.shape)
+    return torch.sparse_csr_tensor(
+        m.crow_indices(), m.col_indices(), m.values() * keep[m.col_indices()].to(m.dtype), m.shape
+    )
 
 
 def degree_keep_mask(m: Tensor, hub_quantile: float) -> Tensor:
@@ -212,7 +222,9 @@ class MetaPathBuilder:
         seed: Seed of the tie-breaking noise in neighbour caps.
     """
 
-    def __init__(self, data: HeteroData, *, max_sample: int | None = 20, hub_quantile: float = 0.995, seed: int = 0) -> None:
+    def __init__(
+        self, data: HeteroData, *, max_sample: int | None = 20, hub_quantile: float = 0.995, seed: int = 0
+    ) -> None:
         if not 0.0 < hub_quantile <= 1.0:
             raise ValueError(f"hub_quantile must be in (0, 1], got {hub_quantile}")
         self.data = data
@@ -284,7 +296,9 @@ class MetaPathBuilder:
         for k in range(m, len(chain)):
             right = torch.sparse.mm(_scale_cols(right, masks[k]), chain[k])
         n_mid = right.shape[0]
-        dense_right = right.to_dense() if n_mid <= _DENSE_MIDDLE and n_mid * n_end <= _CHUNK_ELEMENTS * 4 else None
+        dense_right = (
+            right.to_dense() if n_mid <= _DENSE_MIDDLE and n_mid * n_end <= _CHUNK_ELEMENTS * 4 else None
+        )
         # sparse products hold index + value per entry and workspace: a quarter of the dense chunk
         budget = _CHUNK_ELEMENTS if dense_right is not None else _CHUNK_ELEMENTS // 4
         chunk = max(1, min(n_rows, budget // max(1, n_end)))
@@ -327,7 +341,13 @@ def _stable_seed(seed: int, name: str) -> int:
 
 def featured_neighbour_labels(data: HeteroData) -> list[str]:
     """Labels (other than User/Item) reached from ``Item`` by at least one exported edge type, sorted."""
-    return sorted({d for s, _, d in data.edge_types if s == "Item" and d not in ("User", "Item") and data[s, _, d].num_edges})
+    return sorted(
+        {
+            d
+            for s, _, d in data.edge_types
+            if s == "Item" and d not in ("User", "Item") and data[s, _, d].num_edges
+        }
+    )
 
 
 def default_metapaths(data: HeteroData) -> list[MetaPath]:
@@ -364,7 +384,9 @@ def resolve_metapaths(data: HeteroData, metapaths: list[str] | None) -> list[Met
         seen.add(mp.name)
         for t in mp.types:
             if t not in data.node_types:
-                raise ValueError(f"meta-path {mp.name!r}: label {t!r} is not in the graph; labels: {sorted(data.node_types)}")
+                raise ValueError(
+                    f"meta-path {mp.name!r}: label {t!r} is not in the graph; labels: {sorted(data.node_types)}"
+                )
         if mp.types[0] != "User":
             raise ValueError(f"meta-path {mp.name!r} must start at User")
     return mps

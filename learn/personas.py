@@ -84,7 +84,10 @@ def encode_graph_text(
         items = _frame(store, "export_item_text")
         if len(items):
             gen = items["generated_description"] if ts.use_generated_descriptions else [None] * len(items)
-            texts = [item_text(t, d, c, g) for t, d, c, g in zip(items["title"], items["description"], items["categories"], gen)]
+            texts = [
+                item_text(t, d, c, g)
+                for t, d, c, g in zip(items["title"], items["description"], items["categories"], gen)
+            ]
             empty = sum(1 for t in texts if not t)
             if empty:
                 log(f"text: {empty} items have no title or description; they are encoded from their id")
@@ -95,12 +98,17 @@ def encode_graph_text(
         ents = _frame(store, "export_entity_text")
         if len(ents):
             labels = ents["label"].astype(str)
-            texts = [entity_text(n if n is not None else i, lab) for n, i, lab in zip(ents["name"], ents["id"], labels)]
+            texts = [
+                entity_text(n if n is not None else i, lab)
+                for n, i, lab in zip(ents["name"], ents["id"], labels)
+            ]
             log(f"text: encoding {len(texts)} attribute/entity nodes")
             vecs = enc.encode(texts, progress=progress)
             for lab in sorted(set(labels)):
                 mask = (labels == lab).to_numpy()
-                written[lab] = _write(store, lab, ents[mask].reset_index(drop=True), vecs[mask], enc.model_key)
+                written[lab] = _write(
+                    store, lab, ents[mask].reset_index(drop=True), vecs[mask], enc.model_key
+                )
         log(f"text: {enc.stats['encoded']} texts encoded, {enc.stats['cached']} from cache")
     finally:
         enc.close()
@@ -161,7 +169,7 @@ def train_personas(
     timings["text_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    data, maps = export_graph(store, progress=progress)
+    data, _maps = export_graph(store, progress=progress)
     timings["export_s"] = time.perf_counter() - t
     st = data.stats
     if st["users"] == 0 or st["items"] == 0:
@@ -176,7 +184,9 @@ def train_personas(
     t = time.perf_counter()
     root = _persona_dir(workdir)
     log(f"HDGI: hidden {hs.hidden}, up to {hs.epochs} epochs on {device}")
-    res = train_hdgi(data, hs, seed=seed, device=device, checkpoint_dir=root / "checkpoint", progress=progress)
+    res = train_hdgi(
+        data, hs, seed=seed, device=device, checkpoint_dir=root / "checkpoint", progress=progress
+    )
     timings["hdgi_s"] = time.perf_counter() - t
     assert res.model is not None
     run_dir = root / res.run_id

@@ -28,7 +28,17 @@ Progress = Callable[[str, int, int], None]
 Log = Callable[[str], None]
 
 #: Attribute labels preferred as "features" in the user-preference prompt, most telling first.
-_FEATURE_ORDER = ("Genre", "LiteraryGenre", "Category", "Subject", "Person", "Series", "Brand", "Award", "MediaType")
+_FEATURE_ORDER = (
+    "Genre",
+    "LiteraryGenre",
+    "Category",
+    "Subject",
+    "Person",
+    "Series",
+    "Brand",
+    "Award",
+    "MediaType",
+)
 
 
 def _noop(_: str) -> None:
@@ -109,14 +119,19 @@ def describe_items(
         ValueError: no endpoint configured.
     """
     if not settings.llm.url:
-        raise ValueError("no LLM endpoint configured ([llm] url / PERSONA_LLM__URL); item descriptions need one")
+        raise ValueError(
+            "no LLM endpoint configured ([llm] url / PERSONA_LLM__URL); item descriptions need one"
+        )
     items = _frame(store, "export_item_text")
     if not overwrite:
         items = items[~items["generated_description"].map(lambda v: _present(v) and bool(str(v).strip()))]
     items = items[items["title"].map(lambda v: _present(v) and bool(clean_text(v)))]
     if items.empty:
         return 0
-    prompts = [item_description_prompt(clean_text(t), d if _present(d) else None) for t, d in zip(items["title"], items["domain"])]
+    prompts = [
+        item_description_prompt(clean_text(t), d if _present(d) else None)
+        for t, d in zip(items["title"], items["domain"])
+    ]
     log(f"LLM item descriptions: {len(prompts)} titles → {settings.llm.url}")
     with LLMClient.from_settings(settings.llm, cache_dir=Path(workdir) / "llm") as client:
         answers = client.complete_many(prompts, max_tokens=256, on_error="skip", progress=progress)
@@ -150,7 +165,9 @@ def summarise_users(
         items = _frame(store, "export_item_text")
         titles = {str(i): clean_text(t) for i, t in zip(items["id"], items["title"]) if _present(t)}
         users = sorted(hist)
-        prompts = [user_preference_prompt([(titles.get(i, i), feats.get(i, [])) for i in hist[u]]) for u in users]
+        prompts = [
+            user_preference_prompt([(titles.get(i, i), feats.get(i, [])) for i in hist[u]]) for u in users
+        ]
         log(f"LLM user summaries: {len(prompts)} users → {settings.llm.url}")
         with LLMClient.from_settings(settings.llm, cache_dir=Path(workdir) / "llm") as client:
             answers = client.complete_many(prompts, max_tokens=96, on_error="skip", progress=progress)
@@ -165,7 +182,9 @@ def summarise_users(
         )
     else:
         summ = extractive_user_summary(hist, feats, top_k=top_k)
-        df = pd.DataFrame({"id": list(summ), "llm_summary": list(summ.values()), "llm_summary_source": "extractive"})
+        df = pd.DataFrame(
+            {"id": list(summ), "llm_summary": list(summ.values()), "llm_summary_source": "extractive"}
+        )
     if len(df):
         store.set_node_properties("User", df)
     return df
@@ -199,10 +218,11 @@ def user_summary_vectors(
     else:
         summaries = {str(i): str(s) for i, s in zip(info["id"], info["llm_summary"]) if _present(s)}
     users = [u for u, s in summaries.items() if s and s.strip()]
-    enc = TextEncoder(settings.text.model, settings.text.batch_size, settings.text.device, workdir / "text_cache")
+    enc = TextEncoder(
+        settings.text.model, settings.text.batch_size, settings.text.device, workdir / "text_cache"
+    )
     try:
         vecs = enc.encode(["User preferences: " + summaries[u] for u in users], progress=progress)
     finally:
         enc.close()
     return dict(zip(users, vecs))
-

@@ -255,9 +255,9 @@ class TextEncoder:
     def dim(self) -> int:
         """Embedding dimension (from the cache's metadata when known, else by loading the model)."""
         if self._cache is not None:
-            d = self._cache.get_meta("dim")
-            if d is not None:
-                return int(d)
+            known = self._cache.get_meta("dim")
+            if known is not None:
+                return int(known)
         model = self._load()
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         d = int(get_dim())
@@ -318,4 +318,3 @@ class TextEncoder:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
-

@@ -19,6 +19,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from typing_extensions import Self
+
 
 class ChatServer:
     """Use as ``with ChatServer() as srv: srv.url``; ``srv.requests`` lists request bodies."""
@@ -38,7 +40,7 @@ class ChatServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     self._send(404, {"error": f"no route {self.path}"})
                     return
@@ -68,7 +70,9 @@ class ChatServer:
                     text = f"ECHO: {prompt[-60:]}"
                     if "THINK" in prompt:
                         text = "<think>let me reason about it</think>\n\n" + text
-                    self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]})
+                    self._send(
+                        200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+                    )
                 finally:
                     with server._lock:
                         server._in_flight -= 1
@@ -89,7 +93,7 @@ class ChatServer:
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
-    def __enter__(self) -> ChatServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

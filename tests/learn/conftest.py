@@ -53,7 +53,9 @@ def demo_data(demo_frames, encoder: TextEncoder):
     g = demo_frames
     nodes = {lab: df.copy() for lab, df in g.nodes.items()}
     it = nodes["Item"]
-    it["text_emb"] = list(encoder.encode([item_text(t, d, c) for t, d, c in zip(it.title, it.description, it.categories)]))
+    it["text_emb"] = list(
+        encoder.encode([item_text(t, d, c) for t, d, c in zip(it.title, it.description, it.categories)])
+    )
     for lab, df in nodes.items():
         if lab not in ("User", "Item"):
             df["text_emb"] = list(encoder.encode([entity_text(n, lab) for n in df.name]))

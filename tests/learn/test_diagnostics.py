@@ -53,7 +53,7 @@ def test_heldout_genre_report(settings, demo_frames, demo_data) -> None:
     store = open_store(settings.store)
     store.init_schema()
     store.load(demo_frames)
-    data, maps = demo_data
+    data, _maps = demo_data
     r = train_hdgi(data, small_settings(epochs=20), seed=0)
     rep = heldout_genre_report(store, r.user_ids, r.personas, seed=0)
     store.close()

@@ -34,9 +34,13 @@ def frames() -> GraphFrames:
         ),
     )
     g.add_rels("DIRECTED_BY", "Item", "Person", pd.DataFrame({"src": ["i1", "i2"], "dst": ["p1", "p1"]}))
-    g.add_rels("HAS_GENRE", "Item", "Genre", pd.DataFrame({"src": ["i1", "i3", "i3"], "dst": ["g1", "g1", "g2"]}))
+    g.add_rels(
+        "HAS_GENRE", "Item", "Genre", pd.DataFrame({"src": ["i1", "i3", "i3"], "dst": ["g1", "g1", "g2"]})
+    )
     g.add_rels("ALSO_BUY", "Item", "Item", pd.DataFrame({"src": ["i1"], "dst": ["i3"]}))
-    g.add_rels("WON_AWARD", "Person", "Award", pd.DataFrame({"src": ["p1"], "dst": ["a1"]}))  # a 2-hop entity edge
+    g.add_rels(
+        "WON_AWARD", "Person", "Award", pd.DataFrame({"src": ["p1"], "dst": ["a1"]})
+    )  # a 2-hop entity edge
     return g
 
 
@@ -59,14 +63,21 @@ def check(data, maps) -> None:
     assert edges(data, ("Item", "ALSO_BUY", "Item")) == {("i1", "i3")}
     assert edges(data, ("Item", "rev_ALSO_BUY", "Item")) == {("i3", "i1")}
     assert edges(data, ("Person", "WON_AWARD", "Award")) == {("p1", "a1")}
-    pos = dict(zip([tuple(e) for e in data["User", "RATED", "Item"].edge_index.t().tolist()], data["User", "RATED", "Item"].pos.tolist()))
+    pos = dict(
+        zip(
+            [tuple(e) for e in data["User", "RATED", "Item"].edge_index.t().tolist()],
+            data["User", "RATED", "Item"].pos.tolist(),
+        )
+    )
     assert pos[(1, 2)] == 1  # u2 → i3 is u2's second interaction
 
 
 def test_export_from_store(store) -> None:
     store.load(frames())
     # text embeddings as written back by the text step: items fully, genres partly
-    store.set_node_properties("Item", pd.DataFrame({"id": ["i1", "i2", "i3"], "text_emb": [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]}))
+    store.set_node_properties(
+        "Item", pd.DataFrame({"id": ["i1", "i2", "i3"], "text_emb": [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]})
+    )
     store.set_node_properties("Genre", pd.DataFrame({"id": ["g2"], "text_emb": [[0.25, 0.75]]}))
     data, maps = export_graph(store)
     check(data, maps)
@@ -83,7 +94,11 @@ def test_export_adds_metapath_edges(store) -> None:
     e = data["User", "U-I-U", "User"]
     assert e.edge_index.tolist() == [[], []]  # u1 and u2 share no training item
     g = data["Genre", "U-I-Genre", "User"]
-    assert sorted(zip(g.edge_index.t().tolist(), g.edge_weight.tolist())) == [([0, 0], 1.0), ([0, 1], 1.0), ([1, 1], 1.0)]
+    assert sorted(zip(g.edge_index.t().tolist(), g.edge_weight.tolist())) == [
+        ([0, 0], 1.0),
+        ([0, 1], 1.0),
+        ([1, 1], 1.0),
+    ]
 
 
 def test_frames_give_the_same_graph_without_a_store() -> None:

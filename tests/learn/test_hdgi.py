@@ -38,8 +38,19 @@ def test_result_fields(demo_data) -> None:
     data, maps = demo_data
     r = train_hdgi(data, small_settings(epochs=4), seed=0)
     assert r.user_ids == list(maps.ids["User"]) and r.personas.shape == (len(r.user_ids), 16)
-    names = ["U-I", "U-I-Brand", "U-I-Category", "U-I-Genre", "U-I-Person",
-             "U-I-U", "U-I-I-U", "U-I-Brand-I-U", "U-I-Category-I-U", "U-I-Genre-I-U", "U-I-Person-I-U"]
+    names = [
+        "U-I",
+        "U-I-Brand",
+        "U-I-Category",
+        "U-I-Genre",
+        "U-I-Person",
+        "U-I-U",
+        "U-I-I-U",
+        "U-I-Brand-I-U",
+        "U-I-Category-I-U",
+        "U-I-Genre-I-U",
+        "U-I-Person-I-U",
+    ]
     assert list(r.attention) == names
     assert sum(r.attention.values()) == pytest.approx(1.0, abs=1e-5)
     assert all(list(a) == names and sum(a.values()) == pytest.approx(1.0, abs=2e-3) for a in r.user_attention)
@@ -62,13 +73,17 @@ def test_minibatches_compute_the_full_graph_encoding(demo_data) -> None:
 
 def test_personas_follow_item_text(demo_data) -> None:
     data, _ = demo_data
-    r = train_hdgi(data, small_settings(epochs=3, metapaths=["U-I", "U-I-Genre", "U-I-U"], max_sample=3), seed=0)
+    r = train_hdgi(
+        data, small_settings(epochs=3, metapaths=["U-I", "U-I-Genre", "U-I-U"], max_sample=3), seed=0
+    )
     pm = r.model
     item = 5
     feats = {k: v.clone() for k, v in pm.features.items()}
     feats["Item"][item] = -feats["Item"][item]
     feats["User"] = user_text_view(feats["Item"], pm.builder.hop("User", "Item", None))
-    changed_model = PersonaModel(pm.encoder, pm.data, pm.metapaths, feats, pm.settings, pm.run_id, beta=pm.beta)
+    changed_model = PersonaModel(
+        pm.encoder, pm.data, pm.metapaths, feats, pm.settings, pm.run_id, beta=pm.beta
+    )
     before, _ = pm.embed_users()
     after, _ = changed_model.embed_users()
     changed = set(torch.nonzero((after - before).abs().max(1).values > 1e-6).view(-1).tolist())
@@ -103,14 +118,18 @@ def test_inferred_persona_with_user_user_paths(demo_data, tmp_path: Path) -> Non
     rated = data["User", "RATED", "Item"].edge_index
     sessions = [maps.to_ids("Item", rated[1, rated[0] == u]) for u in range(10)]
     inferred = r.model.infer_personas(sessions)
-    cos = (inferred * r.personas[:10]).sum(1) / np.linalg.norm(inferred, axis=1) / np.linalg.norm(r.personas[:10], axis=1)
+    cos = (
+        (inferred * r.personas[:10]).sum(1)
+        / np.linalg.norm(inferred, axis=1)
+        / np.linalg.norm(r.personas[:10], axis=1)
+    )
     assert cos.min() > 0.9  # the session of a known history lands next to that user's persona
     path = r.model.save(tmp_path / "model.pt")
     loaded = PersonaModel.load(path)
     np.testing.assert_allclose(loaded.infer_personas(sessions), inferred, atol=1e-6)
     np.testing.assert_allclose(loaded.embed_users()[0].numpy(), r.personas, atol=1e-6)
     (tmp_path / "bad.pt").write_bytes(b"not a model")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="bad.pt: not a readable persona-kg HDGI model file"):
         PersonaModel.load(tmp_path / "bad.pt")
 
 

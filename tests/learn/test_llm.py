@@ -19,7 +19,10 @@ from .chat_server import ChatServer
 
 
 def test_complete_sends_openai_body_and_parses_answer(tmp_path: Path) -> None:
-    with ChatServer(api_key="k3y") as srv, LLMClient(srv.url, "qwen-test", api_key="k3y", cache_dir=tmp_path) as c:
+    with (
+        ChatServer(api_key="k3y") as srv,
+        LLMClient(srv.url, "qwen-test", api_key="k3y", cache_dir=tmp_path) as c,
+    ):
         assert c.complete("hello there", max_tokens=32) == "ECHO: hello there"
         body = srv.requests[0]
         assert body["model"] == "qwen-test"
@@ -47,7 +50,10 @@ def test_transient_500_is_retried(tmp_path: Path) -> None:
 
 
 def test_timeouts_exhaust_retries_then_raise() -> None:
-    with ChatServer(slow_s=1.0) as srv, LLMClient(srv.url, "m", timeout_s=0.2, retries=1, backoff_s=0.01) as c:
+    with (
+        ChatServer(slow_s=1.0) as srv,
+        LLMClient(srv.url, "m", timeout_s=0.2, retries=1, backoff_s=0.01) as c,
+    ):
         with pytest.raises(LLMError, match="no answer after 2 attempts; last error: ReadTimeout"):
             c.complete("SLOW please")
         assert c.stats["failed"] == 1
@@ -86,9 +92,11 @@ def test_reasoning_block_is_stripped() -> None:
 
 
 def test_unreachable_endpoint_names_the_url() -> None:
-    with LLMClient("http://127.0.0.1:9/v1", "m", retries=0, timeout_s=1) as c:
-        with pytest.raises(LLMError, match=r"127\.0\.0\.1:9/v1/chat/completions: no answer after 1 attempts"):
-            c.complete("x")
+    with (
+        LLMClient("http://127.0.0.1:9/v1", "m", retries=0, timeout_s=1) as c,
+        pytest.raises(LLMError, match=r"127\.0\.0\.1:9/v1/chat/completions: no answer after 1 attempts"),
+    ):
+        c.complete("x")
 
 
 def test_url_forms_and_bad_url() -> None:
@@ -105,7 +113,9 @@ def test_prompts_follow_table_2() -> None:
     assert p.endswith("Now, analyze the following Movie and TV name: Heat Response:")
     assert "Book name: Dune Response:" in item_description_prompt("Dune", "book")
     u = user_preference_prompt([("Alien", ["Horror", "Ridley Scott"]), ("Heat", [])])
-    assert u.startswith("Based on the titles and features of the items the user has interacted with in chronological order")
+    assert u.startswith(
+        "Based on the titles and features of the items the user has interacted with in chronological order"
+    )
     assert "Example output: Drama Movie, Comedy, Action, Character Investment" in u
     assert u.endswith("\n1. Alien (Horror, Ridley Scott)\n2. Heat")
 

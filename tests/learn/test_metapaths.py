@@ -21,8 +21,18 @@ def tiny():
         "Genre": pd.DataFrame({"id": ["g0", "g1"]}),
     }
     edges = [
-        ("User", "RATED", "Item", pd.DataFrame({"src": ["u0", "u0", "u1", "u1", "u2"], "dst": ["i0", "i1", "i1", "i2", "i3"]})),
-        ("Item", "HAS_GENRE", "Genre", pd.DataFrame({"src": ["i0", "i1", "i2", "i3"], "dst": ["g0", "g0", "g1", "g1"]})),
+        (
+            "User",
+            "RATED",
+            "Item",
+            pd.DataFrame({"src": ["u0", "u0", "u1", "u1", "u2"], "dst": ["i0", "i1", "i1", "i2", "i3"]}),
+        ),
+        (
+            "Item",
+            "HAS_GENRE",
+            "Genre",
+            pd.DataFrame({"src": ["i0", "i1", "i2", "i3"], "dst": ["g0", "g0", "g1", "g1"]}),
+        ),
         ("Item", "ALSO_BUY", "Item", pd.DataFrame({"src": ["i2"], "dst": ["i3"]})),
     ]
     return build_hetero(nodes, edges)
@@ -47,9 +57,19 @@ def test_user_item_user_counts_match_hand_computation() -> None:
 def test_genre_paths_match_hand_computation() -> None:
     b = build()
     # U-I-Genre = M B: u0 → g0 twice; u1 → g0, g1; u2 → g1
-    assert as_dict(b.edges(parse_metapath("U-I-Genre"))) == {(0, 0): 2.0, (0, 1): 1.0, (1, 1): 1.0, (1, 2): 1.0}
+    assert as_dict(b.edges(parse_metapath("U-I-Genre"))) == {
+        (0, 0): 2.0,
+        (0, 1): 1.0,
+        (1, 1): 1.0,
+        (1, 2): 1.0,
+    }
     # (M B)(M B)ᵀ = [[4,2,0],[2,2,1],[0,1,1]] without the diagonal
-    assert as_dict(b.edges(parse_metapath("U-I-Genre-I-U"))) == {(1, 0): 2.0, (0, 1): 2.0, (2, 1): 1.0, (1, 2): 1.0}
+    assert as_dict(b.edges(parse_metapath("U-I-Genre-I-U"))) == {
+        (1, 0): 2.0,
+        (0, 1): 2.0,
+        (2, 1): 1.0,
+        (1, 2): 1.0,
+    }
 
 
 def test_item_item_path_uses_both_directions() -> None:
@@ -60,7 +80,13 @@ def test_item_item_path_uses_both_directions() -> None:
 
 def test_direct_hop_keeps_every_training_edge() -> None:
     b = build(max_sample=1)  # caps never apply to direct edges
-    assert as_dict(b.edges(parse_metapath("U-I"))) == {(0, 0): 1.0, (1, 0): 1.0, (1, 1): 1.0, (2, 1): 1.0, (3, 2): 1.0}
+    assert as_dict(b.edges(parse_metapath("U-I"))) == {
+        (0, 0): 1.0,
+        (1, 0): 1.0,
+        (1, 1): 1.0,
+        (2, 1): 1.0,
+        (3, 2): 1.0,
+    }
 
 
 def test_hub_pruning_drops_popular_intermediates() -> None:
@@ -69,7 +95,11 @@ def test_hub_pruning_drops_popular_intermediates() -> None:
     # U-I-Genre-I-U: i1 is pruned as the first intermediate (user side), genres (2 items each) are not,
     # and the second Item position is measured on Genre→Item (1 genre each): u0 then reaches u1 via
     # i0-g0-i1, u1 (without i1) reaches only u2 via i2-g1-i3, and u2 reaches u1 via i3-g1-i2
-    assert as_dict(build(hub_quantile=0.5).edges(parse_metapath("U-I-Genre-I-U"))) == {(1, 0): 1.0, (2, 1): 1.0, (1, 2): 1.0}
+    assert as_dict(build(hub_quantile=0.5).edges(parse_metapath("U-I-Genre-I-U"))) == {
+        (1, 0): 1.0,
+        (2, 1): 1.0,
+        (1, 2): 1.0,
+    }
 
 
 def test_max_sample_keeps_the_strongest_neighbours() -> None:
@@ -80,7 +110,9 @@ def test_max_sample_keeps_the_strongest_neighbours() -> None:
 
 def test_new_rows_link_to_existing_users() -> None:
     b = build()
-    start = torch.sparse_csr_tensor(torch.tensor([0, 1]), torch.tensor([2]), torch.ones(1), (1, 4))  # a session with i2
+    start = torch.sparse_csr_tensor(
+        torch.tensor([0, 1]), torch.tensor([2]), torch.ones(1), (1, 4)
+    )  # a session with i2
     assert as_dict(b.edges(parse_metapath("U-I-U"), start)) == {(1, 0): 1.0}  # user u1 shares i2
     assert as_dict(b.edges(parse_metapath("U-I-Genre"), start)) == {(1, 0): 1.0}
     assert as_dict(b.edges(parse_metapath("U-I-Genre-I-U"), start)) == {(1, 0): 1.0, (2, 0): 1.0}
@@ -90,7 +122,12 @@ def test_parse_restrictions_and_names() -> None:
     mp = parse_metapath("U - I - Person[DIRECTED_BY|WRITTEN_BY] - I - U")
     assert mp.name == "U-I-Person[DIRECTED_BY|WRITTEN_BY]-I-U"
     assert mp.types == ("User", "Item", "Person", "Item", "User")
-    assert mp.rels == (None, frozenset({"DIRECTED_BY", "WRITTEN_BY"}), frozenset({"DIRECTED_BY", "WRITTEN_BY"}), None)
+    assert mp.rels == (
+        None,
+        frozenset({"DIRECTED_BY", "WRITTEN_BY"}),
+        frozenset({"DIRECTED_BY", "WRITTEN_BY"}),
+        None,
+    )
     assert mp.homogeneous and mp.end == "User"
     ab = parse_metapath("User-Item-Item[ALSO_BUY]-User")
     assert ab.name == "U-I-I[ALSO_BUY]-U" and ab.rels == (None, frozenset({"ALSO_BUY"}), None)
@@ -99,7 +136,12 @@ def test_parse_restrictions_and_names() -> None:
 
 @pytest.mark.parametrize(
     "text, message",
-    [("U", "at least two labels"), ("I-U", "must start at the user"), ("U--I", "bad token"), ("U-I-Gen re", "bad token")],
+    [
+        ("U", "at least two labels"),
+        ("I-U", "must start at the user"),
+        ("U--I", "bad token"),
+        ("U-I-Gen re", "bad token"),
+    ],
 )
 def test_parse_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -114,7 +156,13 @@ def test_restricted_hop_without_edges_is_refused() -> None:
 
 def test_default_and_resolved_metapaths() -> None:
     data, _ = tiny()
-    assert [m.name for m in default_metapaths(data)] == ["U-I", "U-I-Genre", "U-I-U", "U-I-I-U", "U-I-Genre-I-U"]
+    assert [m.name for m in default_metapaths(data)] == [
+        "U-I",
+        "U-I-Genre",
+        "U-I-U",
+        "U-I-I-U",
+        "U-I-Genre-I-U",
+    ]
     with pytest.raises(ValueError, match="label 'Person' is not in the graph"):
         resolve_metapaths(data, ["U-I-Person"])
     with pytest.raises(ValueError, match="listed twice"):

@@ -59,7 +59,10 @@ def test_train_personas_writes_back_and_serves_sessions(demo_store, settings) ->
 
 def test_text_is_rewritten_when_a_description_changes(demo_store, settings) -> None:
     assert encode_graph_text(demo_store, settings, workdir=settings.workdir)["Item"] == 64
-    demo_store.set_node_properties("Item", __import__("pandas").DataFrame({"id": ["B003000000"], "generated_description": ["A new text."]}))
+    demo_store.set_node_properties(
+        "Item",
+        __import__("pandas").DataFrame({"id": ["B003000000"], "generated_description": ["A new text."]}),
+    )
     written = encode_graph_text(demo_store, settings, workdir=settings.workdir)
     assert written["Item"] == 1 and written.get("Genre", 0) == 0
     settings.text.use_generated_descriptions = False
@@ -74,12 +77,22 @@ def test_no_model_yet(settings) -> None:
 def test_extractive_summaries_and_their_vectors(demo_store, settings) -> None:
     vecs = user_summary_vectors(demo_store, settings)
     assert len(vecs) == 120 and all(v.shape == (384,) for v in vecs.values())
-    rows = {r["id"]: r for r in demo_store.run("MATCH (u:User) RETURN u.id AS id, u.llm_summary AS s, u.llm_summary_source AS src")}
+    rows = {
+        r["id"]: r
+        for r in demo_store.run(
+            "MATCH (u:User) RETURN u.id AS id, u.llm_summary AS s, u.llm_summary_source AS src"
+        )
+    }
     assert {r["src"] for r in rows.values()} == {"extractive"}
     # the summary names the genre that dominates the user's training history
-    genres = {r["i"]: r["g"] for r in demo_store.run("MATCH (i:Item)-[:HAS_GENRE]->(g:Genre) WHERE g.id <> 'Fiction' AND g.id <> 'Nonfiction' RETURN i.id AS i, g.name AS g")}
+    genres = {
+        r["i"]: r["g"]
+        for r in demo_store.run(
+            "MATCH (i:Item)-[:HAS_GENRE]->(g:Genre) WHERE g.id <> 'Fiction' AND g.id <> 'Nonfiction' RETURN i.id AS i, g.name AS g"
+        )
+    }
     uid, hist = next(iter(training_histories(demo_store).items()))
-    top = max(set(genres[i] for i in hist if i in genres), key=lambda g: sum(genres.get(i) == g for i in hist))
+    top = max({genres[i] for i in hist if i in genres}, key=lambda g: sum(genres.get(i) == g for i in hist))
     assert top in rows[uid]["s"].split(", ")
     again = user_summary_vectors(demo_store, settings)  # stored summaries are reused
     np.testing.assert_array_equal(again[uid], vecs[uid])

@@ -11,15 +11,26 @@ from persona.learn.text import TextEncoder, clean_text, entity_text, item_text, 
 
 
 def test_item_text_joins_clean_fields() -> None:
-    assert item_text("Heat", "A heist film.", ["Movies", "Crime"]) == "Heat. Categories: Movies, Crime. A heist film."
-    assert item_text("<b>Wired</b> &amp; Co", None, None, "A tech magazine.") == "Wired & Co. A tech magazine."
+    assert (
+        item_text("Heat", "A heist film.", ["Movies", "Crime"])
+        == "Heat. Categories: Movies, Crime. A heist film."
+    )
+    assert (
+        item_text("<b>Wired</b> &amp; Co", None, None, "A tech magazine.") == "Wired & Co. A tech magazine."
+    )
     assert item_text(None, float("nan"), [], None) == ""
-    assert item_text("Dune!", ["Part one.", "Part two."], "Books") == "Dune! Categories: Books. Part one. Part two."
+    assert (
+        item_text("Dune!", ["Part one.", "Part two."], "Books")
+        == "Dune! Categories: Books. Part one. Part two."
+    )
 
 
 def test_entity_and_relation_texts() -> None:
     assert entity_text("Mel Brooks", "Person") == "Person: Mel Brooks"
-    assert entity_text("http://dbpedia.org/resource/Anna_and_the_King_(1999_film)", "Work") == "Work: Anna and the King (1999 film)"
+    assert (
+        entity_text("http://dbpedia.org/resource/Anna_and_the_King_(1999_film)", "Work")
+        == "Work: Anna and the King (1999 film)"
+    )
     assert entity_text("Film noir", "Entity") == "Film noir"
     assert name_from_iri("http://dbpedia.org/resource/Caf%C3%A9_Society") == "Café Society"
     assert relation_text("DIRECTED_BY") == "directed by"
@@ -28,8 +39,14 @@ def test_entity_and_relation_texts() -> None:
 
 
 def test_encoder_embeds_meaning(encoder: TextEncoder) -> None:
-    v = encoder.encode(["Person: Mel Brooks", "space opera with starships and galactic fleets",
-                        "interstellar war between alien empires", "a cookbook of bread and pastry recipes"])
+    v = encoder.encode(
+        [
+            "Person: Mel Brooks",
+            "space opera with starships and galactic fleets",
+            "interstellar war between alien empires",
+            "a cookbook of bread and pastry recipes",
+        ]
+    )
     assert v.shape == (4, 384) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     sim = v @ v.T
@@ -58,7 +75,9 @@ def test_other_models_are_cached_apart(tmp_path: Path) -> None:
     enc = TextEncoder(cache_dir=tmp_path)
     enc.encode(["x"])
     assert enc.model_key == "sentence-transformers/all-MiniLM-L6-v2"
-    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".sqlite"] == ["sentence-transformers_all-MiniLM-L6-v2.sqlite"]
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".sqlite"] == [
+        "sentence-transformers_all-MiniLM-L6-v2.sqlite"
+    ]
     enc.close()
 
 
