@@ -305,19 +305,31 @@ def experiment_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output folder for results.csv/.md/.png.")] = Path("runs/table3"),
     skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum SASRec epochs per model.")] = None,
+    variants: Annotated[
+        Optional[str],
+        typer.Option(
+            "--variants",
+            help="Rows to run as USER/ITEM pairs, comma-separated (e.g. none/random,kg/text); "
+            "default: the paper's five.",
+        ),
+    ] = None,
     device: DeviceOpt = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Reproduce the paper's Table 3 on the store's data: five retriever rows, reranking, mean ± std."""
-    from persona.pipeline import experiment
+    from persona.pipeline import experiment, parse_variants
 
+    try:
+        rows = parse_variants(variants) if variants else None
+    except ValueError as e:
+        _fail(str(e), 2)
     s = _train_settings(store, config, device, epochs=epochs)
     try:
         with progress_bar(quiet) as progress:
             summary_md = experiment(s, seeds=list(range(seeds)), out_dir=out, skip_personas=skip_personas,
-                                    progress=progress, log=_status)
+                                    variants=rows, progress=progress, log=_status)
     except (ValueError, KeyError, FileNotFoundError) as e:
         _fail(str(e))
     console.print(summary_md)

@@ -228,12 +228,37 @@ def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -
     return recs[["rank", "item", "title", "score"]]
 
 
+def parse_variants(text: str) -> list[tuple[str, str]]:
+    """``"none/random,kg/text"`` → ``[("none", "random"), ("kg", "text")]``.
+
+    Raises:
+        ValueError: a pair is not ``USER/ITEM`` with USER in none|random|llm|kg and ITEM in random|text.
+    """
+    users, items = ("none", "random", "llm", "kg"), ("random", "text")
+    out: list[tuple[str, str]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        ue, sep, ie = part.partition("/")
+        if not sep or ue not in users or ie not in items:
+            raise ValueError(
+                f"--variants: {part!r} is not USER/ITEM with USER one of {', '.join(users)} "
+                f"and ITEM one of {', '.join(items)} (e.g. none/random,kg/text)"
+            )
+        if (ue, ie) not in out:
+            out.append((ue, ie))
+    if not out:
+        raise ValueError("--variants: no USER/ITEM pair given")
+    return out
+
+
 def experiment(
     settings: Settings,
     *,
     seeds: list[int],
     out_dir: Path,
     skip_personas: bool = False,
+    variants: list[tuple[str, str]] | None = None,
     progress: Progress | None = None,
     log: Log = _noop,
 ) -> str:
@@ -244,6 +269,7 @@ def experiment(
     extractive fallback, labelled as such in ``config.json``.
     """
     from persona.rec import run_experiment
+    from persona.rec.experiment import TABLE3_VARIANTS
 
     out_dir = Path(out_dir)
     with connect(settings) as store:
@@ -261,7 +287,8 @@ def experiment(
         llm = user_vectors(store, settings, "llm", log)
         if llm:
             by_variant["llm"] = llm
-    run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir, progress=log)
+    run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir,
+                   variants=variants or TABLE3_VARIANTS, progress=log)
     md = out_dir / "results.md"
     notes = [f"Store: {settings.store}. Text model: {settings.text.model}. Personas: HDGI seed {settings.hdgi.seed}, "
              f"learned from training interactions only."]
