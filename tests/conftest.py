@@ -82,3 +82,14 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     s.clear()
     s.close()
     return uri
+
+
+@pytest.fixture
+def one_torch_thread():  # type: ignore[no-untyped-def]
+    """Run the test with one torch thread (model tests are small; two threads only contend here)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

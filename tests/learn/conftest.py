@@ -10,18 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 
 from persona.config import HDGISettings, Settings
 from persona.learn.text import TextEncoder, entity_text, item_text
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread: None) -> None:
+    """Every test here runs with one torch thread (the shared fixture in tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
