@@ -54,9 +54,14 @@ _LOCK = threading.Lock()
 
 #: WAL size that triggers an automatic checkpoint. LadybugDB's default (a few MiB) checkpoints many times
 #: inside one bulk ``SET`` of list properties (embeddings, personas), and each checkpoint rewrites the
-#: list columns: writing 384-d vectors to 28k nodes took 309 s with the default and 7 s with this value.
-#: Write-back methods checkpoint explicitly when they finish, so the WAL does not linger.
+#: list columns: writing 384-d vectors to 28k nodes took 309 s with the default. Write-back methods
+#: checkpoint explicitly instead (see :data:`LIST_SET_ROWS`), so the WAL does not linger.
 CHECKPOINT_BYTES = 1 << 30
+#: Rows per ``SET`` + ``CHECKPOINT`` when list properties (embeddings, personas) are written. A checkpoint
+#: of updated list values costs about quadratically in the rows it holds, so they are written in small
+#: batches, each checkpointed (``python bench/bench_list_set.py``, 384-d vectors): 8,000 rows 13.2 s at
+#: once vs 1.8 s in batches of 500; 28,000 rows over 150 s at once vs 7.8 s.
+LIST_SET_ROWS = 500
 
 
 def _acquire(path: str, read_only: bool) -> Any:
@@ -324,6 +329,8 @@ class EmbeddedStore:
             if p not in NODE_TYPES[label].props:
                 raise StoreError(f"{label}.{p} is not a schema property")
         types = {"id": "STRING", **NODE_TYPES[label].props}
+        if any(types[p].endswith("[]") for p in props):
+            batch_size = min(batch_size, LIST_SET_ROWS)
         n = 0
         for start in range(0, len(df), batch_size):
             chunk = df.iloc[start : start + batch_size]
@@ -334,8 +341,8 @@ class EmbeddedStore:
                 self._conn.execute(f"LOAD FROM upd MATCH (n:{label} {{id: id}}) SET {sets}")
             except RuntimeError as e:
                 raise StoreError(f"updating {label} properties failed: {e}") from None
+            self._conn.execute("CHECKPOINT")
             n += len(chunk)
-        self._conn.execute("CHECKPOINT")
         return n
 
     def delete_rels(self, type: str, *, prop: str | None = None, value: Any = None) -> int:

@@ -92,6 +92,12 @@ def embeddings_from_column(col: Any) -> tuple[np.ndarray | None, np.ndarray]:
     """
     arr = _list_array(col)
     n = len(arr)
+    if n and arr.null_count == 0 and pa.types.is_float32(arr.type.value_type):
+        lengths = arr.value_lengths().to_numpy()
+        if lengths.min() == lengths.max() and lengths[0] > 0 and arr.values.null_count == 0:
+            # every row has a vector of one size: the flat float32 buffer is the matrix (no copy)
+            flat = arr.flatten().to_numpy(zero_copy_only=True)
+            return flat.reshape(n, int(lengths[0])), np.ones(n, dtype=bool)
     mask = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     if not mask.any():
         return None, mask
@@ -135,6 +141,7 @@ def build_hetero(
     edges: Sequence[tuple[str, str, str, Any]],
     *,
     add_reverse: bool = True,
+    features: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[HeteroData, IdMaps]:
     """Assemble a HeteroData from node and edge tables (the core of :func:`export_graph`).
 
@@ -145,6 +152,8 @@ def build_hetero(
             without nulls (e.g. ``pos``) become edge attributes. Endpoints without a node are dropped
             and counted in ``data[edge_type].dropped``; repeated (src, dst) pairs are kept once.
         add_reverse: Add ``(target, rev_TYPE, source)`` for every edge type.
+        features: ``{label: (matrix, has-value mask)}`` aligned with the rows of ``nodes[label]``, for
+            labels whose embeddings were already read into a matrix (instead of a ``text_emb`` column).
 
     Returns:
         ``(data, id_maps)``.
@@ -170,13 +179,16 @@ def build_hetero(
         data[label].num_nodes = len(ids_sorted)
         data[label].node_ids = ids_sorted.to_pylist()
         cols = tbl.column_names if isinstance(tbl, pa.Table) else list(tbl.columns)
-        if "text_emb" in cols:
+        if features is not None and label in features:
+            x, mask = features[label]
+        elif "text_emb" in cols:
             emb = tbl["text_emb"] if isinstance(tbl, pa.Table) else tbl["text_emb"].reset_index(drop=True)
             x, mask = embeddings_from_column(emb)
-            if x is not None:
-                idx = order.to_numpy()
-                data[label].x = torch.from_numpy(x[idx])
-                data[label].x_missing = int((~mask).sum())
+        else:
+            x = None
+        if x is not None:
+            data[label].x = torch.from_numpy(np.take(x, order.to_numpy(), axis=0))
+            data[label].x_missing = int((~mask).sum())
     grouped: dict[tuple[str, str, str], list[Any]] = {}
     for src_label, rel, dst_label, tbl in edges:
         grouped.setdefault((src_label, rel, dst_label), []).append(tbl)
@@ -243,16 +255,30 @@ def _table(store: Any, name: str, params: dict[str, Any] | None = None) -> pa.Ta
     return pa.Table.from_pandas(store.frame(cypher, params or {}), preserve_index=False)
 
 
-def _split_by(tbl: pa.Table, columns: Sequence[str]) -> list[tuple[tuple[str, ...], pa.Table]]:
-    """Rows of ``tbl`` grouped by the string values of ``columns`` (sorted by key)."""
-    if tbl.num_rows == 0:
+def _split_by(tbl: pa.Table, columns: Sequence[str]) -> list[tuple[tuple[str, ...], np.ndarray]]:
+    """Row positions of ``tbl`` grouped by the string values of ``columns`` (sorted by key).
+
+    One dictionary encoding per column and one stable sort of the combined codes: no per-group scan.
+    """
+    n = tbl.num_rows
+    if n == 0:
         return []
-    key = pc.binary_join_element_wise(*[_strings(tbl[c]) for c in columns], "\x1f")
-    enc = key.dictionary_encode()
-    codes = enc.indices.to_numpy()
+    codes = np.zeros(n, dtype=np.int64)
+    dicts: list[list[str]] = []
+    for c in columns:
+        enc = _strings(tbl[c]).dictionary_encode()
+        dicts.append(enc.dictionary.to_pylist())
+        codes = codes * len(dicts[-1]) + enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(codes, kind="stable")
+    ordered = codes[order]
+    cuts = np.flatnonzero(np.diff(ordered)) + 1
     out = []
-    for k, value in enumerate(enc.dictionary.to_pylist()):
-        out.append((tuple(value.split("\x1f")), tbl.take(pa.array(np.flatnonzero(codes == k)))))
+    for start, stop in zip([0, *cuts.tolist()], [*cuts.tolist(), n]):
+        code, key = int(ordered[start]), []
+        for d in reversed(dicts):
+            code, k = divmod(code, len(d))
+            key.append(d[k])
+        out.append((tuple(reversed(key)), order[start:stop]))
     return sorted(out, key=lambda kv: kv[0])
 
 
@@ -296,27 +322,35 @@ def export_graph(
     tick("users")
     nodes["Item"] = _table(store, "export_items")
     tick("items")
-    for (label,), tbl in _split_by(_table(store, "export_entities"), ["label"]):
-        if (
-            label in NODE_TYPES
-        ):  # nodes outside the persona-kg schema (another application's data) are skipped
-            nodes[label] = tbl.drop_columns(["label"])
+    features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    ents = _table(store, "export_entities")
+    x_ents, has_ents = embeddings_from_column(ents["text_emb"]) if ents.num_rows else (None, None)
+    ent_ids = ents.select(["id"])
+    for (label,), rows in _split_by(ents, ["label"]):
+        if label in NODE_TYPES:  # nodes outside the persona-kg schema (another application's) are skipped
+            nodes[label] = ent_ids.take(pa.array(rows))
+            if x_ents is not None and has_ents[rows].any():
+                features[label] = (x_ents[rows], has_ents[rows])
+    del ents
     tick("entities")
     rated = _table(store, "export_rated_train")
     edges: list[tuple[str, str, str, pa.Table]] = [("User", "RATED", "Item", rated)]
     tick("training interactions")
     n_kg = 0
-    for (sl, rel, dl), tbl in _split_by(_table(store, "export_kg_edges"), ["src_label", "rel", "dst_label"]):
+    kg = _table(store, "export_kg_edges")
+    kg_ends = kg.select(["src", "dst"])
+    for (sl, rel, dl), rows in _split_by(kg, ["src_label", "rel", "dst_label"]):
         if rel in _NOT_STRUCTURE or sl == "User":
             continue
         if rel not in REL_TYPES:
             raise ValueError(f"store has relationship type {rel!r}, unknown to the schema; register it first")
         if sl not in nodes or dl not in nodes:
             continue
-        edges.append((sl, rel, dl, tbl.select(["src", "dst"])))
-        n_kg += tbl.num_rows
+        edges.append((sl, rel, dl, kg_ends.take(pa.array(rows))))
+        n_kg += len(rows)
+    del kg
     tick("knowledge edges")
-    data, maps = build_hetero(nodes, edges)
+    data, maps = build_hetero(nodes, edges, features=features)
     data.stats = {
         "users": nodes["User"].num_rows,
         "items": nodes["Item"].num_rows,

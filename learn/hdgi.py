@@ -248,18 +248,29 @@ class HDGIEncoder(nn.Module):
         return out
 
     def _users(self, x_dict: dict[str, Tensor], idx: Tensor) -> Tensor:
+        """Projected user inputs ``W_U x̄_u (+ e_u)`` of users ``idx`` (no dropout)."""
         xu = self.proj["User"](x_dict["User"][idx])
         if "User:free" in x_dict:
             xu = xu + x_dict["User:free"][idx]
-        return F.dropout(xu, self.dropout, self.training)
+        return xu
 
     def channels(self, x_dict: dict[str, Tensor], batch: UserBatch) -> Tensor:
         """Per-meta-path representations of the batch's users, ``[P, B, hidden]``."""
-        x_dst = self._users(x_dict, batch.users)
+        b = batch.users.numel()
+        # every user any channel reads is projected once (user–user channels share most of them);
+        # dropout stays per channel
+        homo = [src[b:] for mp, src in zip(self.metapaths, batch.src) if mp.homogeneous]
+        need, where = torch.unique(torch.cat([batch.users, *homo]), return_inverse=True)
+        xu = self._users(x_dict, need)
+        x_dst = F.dropout(xu[where[:b]], self.dropout, self.training)
+        offset = b
         out = []
         for mp, conv, src, ei in zip(self.metapaths, self.convs, batch.src, batch.edge_index):
             if mp.homogeneous:
-                x_src = torch.cat([x_dst, self._users(x_dict, src[batch.users.numel() :])])
+                n_other = src.numel() - b
+                others = xu[where[offset : offset + n_other]]
+                offset += n_other
+                x_src = torch.cat([x_dst, F.dropout(others, self.dropout, self.training)])
             else:
                 x_src = F.dropout(self.proj[mp.end](x_dict[mp.end][src]), self.dropout, self.training)
             out.append(F.elu(conv((x_src, x_dst), ei)))
