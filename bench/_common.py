@@ -50,6 +50,48 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class PhasePeaks:
+    """Peak resident memory per named phase, sampled every ``interval`` seconds by a daemon thread.
+
+    ``with peaks.phase("cold_run"): …`` attributes the samples taken inside to that phase; ``peaks.gib``
+    maps each phase to its peak (GiB).
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        import threading
+
+        self.gib: dict[str, float] = {}
+        self._current = "setup"
+        self._interval = interval
+        threading.Thread(target=self._run, daemon=True).start()
+
+    @staticmethod
+    def _rss_gib() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+    def _run(self) -> None:
+        while True:
+            name = self._current
+            self.gib[name] = round(max(self.gib.get(name, 0.0), self._rss_gib()), 2)
+            time.sleep(self._interval)
+
+    def phase(self, name: str) -> Any:
+        import contextlib
+
+        @contextlib.contextmanager
+        def _cm() -> Any:
+            prev, self._current = self._current, name
+            self.gib[name] = round(max(self.gib.get(name, 0.0), self._rss_gib()), 2)
+            try:
+                yield
+            finally:
+                self.gib[name] = round(max(self.gib.get(name, 0.0), self._rss_gib()), 2)
+                self._current = prev
+
+        return _cm()
+
+
 def write_result(name: str, data: dict[str, Any]) -> Path:
     """Write ``bench/results/<name>.json`` with the machine and a timestamp added."""
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ Targets (this 2-core machine): export ≥ 1M edges/s (embedded); full Movies & T
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATASETS, MOVIES_TV, peak_rss_mib, write_result
+from _common import DATASETS, MOVIES_TV, PhasePeaks, peak_rss_mib, write_result
 
 TARGETS = {
     "export_edges_per_s_embedded": 1_000_000,
@@ -112,6 +113,7 @@ def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
     from persona.learn.diagnostics import heldout_genre_report, planted_taste_report
     from persona.learn.personas import train_personas
 
+    peaks = PhasePeaks()
     out: dict[str, Any] = {"graph": name}
     t = time.perf_counter()
     frames, desc = _frames(name)
@@ -127,7 +129,8 @@ def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
         del frames
 
         t = time.perf_counter()
-        cold = train_personas(store, settings, workdir=settings.workdir)
+        with peaks.phase("cold_run"):
+            cold = train_personas(store, settings, workdir=settings.workdir)
         cold_s = time.perf_counter() - t
         tm = cold.extra["timings"]
         n_texts = sum(cold.extra["text_written"].values())
@@ -152,27 +155,34 @@ def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
             "final_loss_parts": cold.extra["last_loss_parts"],
         }
         out["cold_run"] = {"seconds": round(cold_s, 1), **{k: round(v, 2) for k, v in tm.items()}}
+        user_ids, personas = cold.user_ids, cold.personas
+        del cold  # the warm run's memory is measured without the cold run's model alive
+        gc.collect()
 
         # warm: texts cached and on the nodes; drop the training checkpoint so HDGI trains again
         shutil.rmtree(Path(settings.workdir) / "personas" / "checkpoint", ignore_errors=True)
         t = time.perf_counter()
-        warm = train_personas(store, settings, workdir=settings.workdir)
+        with peaks.phase("warm_run"):
+            warm = train_personas(store, settings, workdir=settings.workdir)
         out["warm_run"] = {
             "seconds": round(time.perf_counter() - t, 1),
             **{k: round(v, 2) for k, v in warm.extra["timings"].items()},
             "texts_rewritten": sum(warm.extra["text_written"].values()),
         }
 
-        out["export"] = {"embedded": _export_rate(store)}
+        del warm
+        gc.collect()
+        with peaks.phase("export"):
+            out["export"] = {"embedded": _export_rate(store)}
         if name == "movies_tv":
             out["quality"] = {
                 "planted_taste_nmi": {
                     k: round(v, 4)
-                    for k, v in planted_taste_report(store, cold.user_ids, cold.personas).items()
+                    for k, v in planted_taste_report(store, user_ids, personas).items()
                 }
             }
         else:
-            rep = heldout_genre_report(store, cold.user_ids, cold.personas)
+            rep = heldout_genre_report(store, user_ids, personas)
             out["quality"] = {"heldout_genres": rep}
         store.close()
         if neo4j_uri:
@@ -189,6 +199,7 @@ def run_one(name: str, neo4j_uri: str | None) -> dict[str, Any]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     out["peak_rss_gib"] = round(peak_rss_mib() / 1024, 2)
+    out["peak_rss_gib_by_phase"] = dict(peaks.gib)
     return out
 
 
