@@ -113,6 +113,24 @@ def test_vectors_and_search(store):
     assert np.allclose(back, [0.0, 1.0, 0.0])
 
 
+def test_many_vectors_written_in_batches(store):
+    # more rows than one checkpointed batch of list values (LIST_SET_ROWS) on the embedded store
+    from persona.kgstore.embedded import LIST_SET_ROWS
+
+    n = 2 * LIST_SET_ROWS + 7
+    g = GraphFrames()
+    g.add_nodes("Person", pd.DataFrame({"id": [f"p{i}" for i in range(n)], "name": [f"P {i}" for i in range(n)]}))
+    store.load(g)
+    vecs = np.arange(n * 4, dtype=np.float32).reshape(n, 4)
+    df = pd.DataFrame({"id": [f"p{i}" for i in range(n)], "text_emb": [v.tolist() for v in vecs], "emb_model": "m"})
+    assert store.set_node_properties("Person", df) == n
+    back = store.frame("MATCH (p:Person) RETURN p.id AS id, p.text_emb AS v, p.emb_model AS m")
+    got = {i: np.asarray(v, dtype=np.float32) for i, v in zip(back["id"], back["v"])}
+    assert len(got) == n and set(back["m"]) == {"m"}
+    for i in (0, LIST_SET_ROWS - 1, LIST_SET_ROWS, n - 1):
+        np.testing.assert_array_equal(got[f"p{i}"], vecs[i])
+
+
 def test_delete_rels_by_property(store):
     store.load(small_graph())
     g = GraphFrames()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import torch
 
 from persona.kgstore import GraphFrames, queries
-from persona.learn.export import build_hetero, embeddings_from_column, export_graph, hetero_from_frames
+from persona.learn.export import _split_by, build_hetero, embeddings_from_column, export_graph, hetero_from_frames
 
 
 def frames() -> GraphFrames:
@@ -120,6 +121,28 @@ def test_embedding_column_forms() -> None:
     assert embeddings_from_column(pd.Series([None, None]))[0] is None
     with pytest.raises(ValueError, match="differ in length"):
         embeddings_from_column(pd.Series([[1.0], [1.0, 2.0]]))
+
+
+def test_embedding_column_arrow_fast_path_and_nulls() -> None:
+    full = pa.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], type=pa.list_(pa.float32()))
+    x, mask = embeddings_from_column(full.slice(1))  # a sliced array: offsets do not start at 0
+    np.testing.assert_array_equal(x, [[3, 4], [5, 6]])
+    assert mask.all()
+    with_null = pa.array([[1.0, 2.0], None, [5.0, 6.0]], type=pa.list_(pa.float32()))
+    x, mask = embeddings_from_column(with_null)
+    np.testing.assert_array_equal(x, [[1, 2], [0, 0], [5, 6]])
+    assert mask.tolist() == [True, False, True]
+
+
+def test_split_by_groups_rows_by_key() -> None:
+    tbl = pa.table({"a": ["x", "y", "x", "y", "x"], "b": ["1", "1", "2", "1", "1"], "v": [0, 1, 2, 3, 4]})
+    groups = _split_by(tbl, ["a", "b"])
+    assert [(k, rows.tolist()) for k, rows in groups] == [
+        (("x", "1"), [0, 4]),
+        (("x", "2"), [2]),
+        (("y", "1"), [1, 3]),
+    ]
+    assert _split_by(tbl.slice(0, 0), ["a"]) == []
 
 
 def test_duplicate_ids_are_refused() -> None:
