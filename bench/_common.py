@@ -50,6 +50,22 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def planted_movies_tv(seed: int = 0) -> GraphFrames:
+    """The Movies & TV-sized graph with 10 planted tastes (:func:`persona.learn._synthetic.planted_graph`
+    at the sizes of :data:`MOVIES_TV`), for persona-quality benchmarks."""
+    from persona.learn._synthetic import planted_graph
+
+    return planted_graph(
+        n_users=MOVIES_TV["users"],
+        n_items=MOVIES_TV["items"],
+        n_interactions=MOVIES_TV["interactions"],
+        n_entities=MOVIES_TV["entities"],
+        n_triples=MOVIES_TV["triples"],
+        n_tastes=10,
+        seed=seed,
+    )
+
+
 class PhasePeaks:
     """Peak resident memory per named phase, sampled every ``interval`` seconds by a daemon thread.
 

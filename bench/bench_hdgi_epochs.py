@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MOVIES_TV, write_result
+from _common import MOVIES_TV, planted_movies_tv, write_result
 
 
 def main() -> None:
@@ -29,7 +29,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from persona.config import load_settings
     from persona.kgstore import open_store
-    from persona.learn._synthetic import planted_graph
     from persona.learn.diagnostics import planted_taste_report
     from persona.learn.export import export_graph
     from persona.learn.hdgi import train_hdgi
@@ -37,15 +36,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-hdgi-epochs-"))
     try:
-        g = planted_graph(
-            n_users=MOVIES_TV["users"],
-            n_items=MOVIES_TV["items"],
-            n_interactions=MOVIES_TV["interactions"],
-            n_entities=MOVIES_TV["entities"],
-            n_triples=MOVIES_TV["triples"],
-            n_tastes=10,
-            seed=0,
-        )
+        g = planted_movies_tv()
         store = open_store(f"embedded:{tmp / 'kg.db'}")
         store.init_schema()
         store.load(g)

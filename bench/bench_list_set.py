@@ -34,13 +34,13 @@ def _case(rows: int, batch: int, queue: Any) -> None:
         c = ladybug.Connection(db)
         c.execute("CREATE NODE TABLE P(id STRING, text_emb FLOAT[], PRIMARY KEY(id))")
         ids = [f"p{i}" for i in range(rows)]
-        nodes = pa.table({"id": ids})
+        nodes = pa.table({"id": ids})  # noqa: F841 -- read by name by `COPY P(id) FROM nodes`
         c.execute("COPY P(id) FROM nodes")
         vec = np.random.default_rng(0).random((rows, 384), dtype=np.float32)
         step = batch or rows
         t = time.perf_counter()
         for s in range(0, rows, step):
-            upd = pa.table(
+            upd = pa.table(  # noqa: F841 -- read by name by `LOAD FROM upd`
                 {"id": ids[s : s + step], "v": pa.array(list(vec[s : s + step]), type=pa.list_(pa.float32()))}
             )
             c.execute("LOAD FROM upd MATCH (n:P {id: id}) SET n.text_emb = v")

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATASETS, MOVIES_TV, PhasePeaks, peak_rss_mib, write_result
+from _common import DATASETS, PhasePeaks, peak_rss_mib, planted_movies_tv, write_result
 
 TARGETS = {
     "export_edges_per_s_embedded": 1_000_000,
@@ -56,17 +56,7 @@ def _frames(name: str) -> tuple[Any, str]:
             rdf=(DATASETS / "dbpedia-movies/movies.nt.gz",),
         )
         return g, "ML-100K + DBpedia movies (real)"
-    from persona.learn._synthetic import planted_graph
-
-    g = planted_graph(
-        n_users=MOVIES_TV["users"],
-        n_items=MOVIES_TV["items"],
-        n_interactions=MOVIES_TV["interactions"],
-        n_entities=MOVIES_TV["entities"],
-        n_triples=MOVIES_TV["triples"],
-        n_tastes=10,
-        seed=0,
-    )
+    g = planted_movies_tv()
     return g, "Movies & TV-sized planted-taste graph (persona.learn._synthetic, Table 1 sizes, 10 tastes)"
 
 
@@ -81,7 +71,7 @@ def _export_rate(store: Any, repeats: int = 3) -> dict[str, Any]:
     for _ in range(repeats):
         marks: dict[str, float] = {}
         t0 = time.perf_counter()
-        data, _ = export_graph(store, progress=lambda what, i, n: marks.__setitem__(what, time.perf_counter()))
+        data, _ = export_graph(store, progress=lambda what, i, n, m=marks: m.__setitem__(what, time.perf_counter()))
         end = time.perf_counter()
         run = {
             "seconds": end - t0,

@@ -1,4 +1,4 @@
-"""User meta-paths over the exported heterogeneous graph, composed with sparse matrix products in torch.
+"""User meta-paths over the exported heterogeneous graph, composed with sparse matrix products (SciPy).
 
 A meta-path is written as node labels joined by ``-``, starting at the user: ``U`` = ``User``, ``I`` =
 ``Item``, any other token is a schema label. Each hop is the union of every exported edge type between
