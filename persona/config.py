@@ -91,7 +91,12 @@ class RecSettings(BaseModel):
     blocks: int = Field(2, description="Transformer blocks.")
     heads: int = Field(1, description="Attention heads.")
     dropout: float = Field(0.2, description="Dropout rate.")
-    lr: float = Field(1e-3, description="Adam learning rate.")
+    lr: float = Field(1e-3, description="Adam learning rate (the peak rate under a schedule).")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant",
+        description="'constant', or 'cosine': linear warm-up over the first epoch, then half-cosine decay to 0 at "
+        "`epochs` (so `epochs` sets the whole schedule; early stopping may end it sooner).",
+    )
     batch_size: int = Field(128, description="Training batch size.")
     epochs: int = Field(200, description="Maximum epochs.")
     patience: int = Field(10, description="Early stopping on validation NDCG@10 (evaluations without gain).")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +39,26 @@ log = logging.getLogger(__name__)
 VectorsArg = Mapping[str, np.ndarray] | np.ndarray | None
 _CKPT_VERSION = 1
 _FINGERPRINT_SKIP = {"epochs", "device", "patience", "candidates", "k"}
+
+
+def scheduled_lr(settings: RecSettings, step: int, steps_per_epoch: int) -> float:
+    """Learning rate at optimiser step ``step`` (0-based) under ``settings.lr_schedule``.
+
+    ``'cosine'``: linear warm-up from ``lr / steps_per_epoch`` to ``lr`` over the first epoch, then a
+    half-cosine from ``lr`` down to 0 at the end of epoch ``settings.epochs``.
+
+    Example:
+        >>> s = RecSettings(lr=1e-3, epochs=10, lr_schedule="cosine")
+        >>> [round(scheduled_lr(s, i, 10) * 1e3, 3) for i in (0, 9, 10, 54, 99)]
+        [0.1, 1.0, 1.0, 0.5, 0.0]
+    """
+    if settings.lr_schedule == "constant":
+        return settings.lr
+    warm = max(steps_per_epoch, 1)
+    if step < warm:
+        return settings.lr * (step + 1) / warm
+    total = max(settings.epochs * steps_per_epoch - warm, 1)
+    return settings.lr * 0.5 * (1.0 + math.cos(math.pi * min(step - warm + 1, total) / total))
 
 
 class SASRecRecommender:
@@ -315,12 +336,17 @@ class SASRecRecommender:
             X, Y, U = X.to(self.device), Y.to(self.device), U.to(self.device)
             n = len(X)
             epoch = int(state["epoch"])
+            steps_per_epoch = -(-n // s.batch_size)
             while not state["done"] and epoch < s.epochs:
                 t0 = time.perf_counter()
                 module.train()
                 perm = torch.randperm(n, generator=gen).to(self.device)
                 total, batches = 0.0, 0
-                for b in range(0, n, s.batch_size):
+                for bi, b in enumerate(range(0, n, s.batch_size)):
+                    if s.lr_schedule != "constant":
+                        lr = scheduled_lr(s, epoch * steps_per_epoch + bi, steps_per_epoch)
+                        for g in opt.param_groups:
+                            g["lr"] = lr
                     idx = perm[b : b + s.batch_size]
                     x, y = _trim(X[idx], Y[idx], module.has_user)
                     loss = module.loss(
@@ -379,7 +405,9 @@ class SASRecRecommender:
     # ------------------------------------------------------------------ checkpoints
 
     def _fingerprint(self, inter: Interactions) -> dict[str, Any]:
-        cfg = {k: v for k, v in self.settings.model_dump().items() if k not in _FINGERPRINT_SKIP}
+        # under a schedule the epoch budget shapes every step's learning rate, so it must match to resume
+        skip = _FINGERPRINT_SKIP - ({"epochs"} if self.settings.lr_schedule != "constant" else set())
+        cfg = {k: v for k, v in self.settings.model_dump().items() if k not in skip}
         h = hashlib.sha256()
         for v in (self.user_vectors_in, self.item_vectors_in):
             if v is None:

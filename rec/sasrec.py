@@ -31,13 +31,86 @@ attends to itself only (no NaN rows) and its output is zeroed.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 UserMode = Literal["none", "fixed", "learned"]
+
+
+def _dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Inverted dropout from a uniform draw (``rand >= p``), about twice as fast on CPU as ``F.dropout``'s
+    Bernoulli sampling at these sizes; same distribution, same global-RNG seeding."""
+    if not training or p == 0.0:
+        return x
+    keep = torch.rand(x.shape, device=x.device, dtype=x.dtype).ge_(p).mul_(1.0 / (1.0 - p))
+    return x * keep
+
+
+class _Dropout(nn.Module):
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _dropout(x, self.p, self.training)
+
+
+class _ChunkedSoftmaxCE(torch.autograd.Function):
+    """Mean softmax cross-entropy of ``h @ w.T`` against ``y``, computed ``chunk`` rows at a time.
+
+    The ``[N, n_items]`` logits are never held whole: the forward keeps only each row's log-sum-exp, the
+    backward recomputes one chunk of logits at a time and turns it in place into the gradient
+    ``(softmax - onehot) / N``. Same value and gradients as ``F.cross_entropy(h @ w.T, y)`` (to float
+    rounding); on CPU about twice as fast at SASRec sizes (small chunks are reused from the allocator instead
+    of page-faulting a fresh ``N x n_items`` buffer several times per step), and peak memory no longer grows
+    with ``N x n_items`` — what makes large catalogues trainable.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, h: Tensor, w: Tensor, y: Tensor, chunk: int) -> Tensor:  # noqa: D102
+        n = h.shape[0]
+        lse = h.new_empty(n)
+        for a in range(0, n, chunk):
+            lse[a : a + chunk] = torch.logsumexp(h[a : a + chunk] @ w.T, dim=1)
+        ctx.save_for_backward(h, w, y, lse)
+        ctx.chunk = chunk
+        return (lse - (h * w[y]).sum(-1)).mean()
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, Tensor, None, None]:  # noqa: D102
+        h, w, y, lse = ctx.saved_tensors
+        n, chunk = h.shape[0], ctx.chunk
+        gh = torch.empty_like(h)
+        gw = torch.zeros_like(w)
+        scale = g / n
+        for a in range(0, n, chunk):
+            hc = h[a : a + chunk]
+            p = (hc @ w.T).sub_(lse[a : a + chunk, None]).exp_().mul_(scale)
+            p[torch.arange(len(hc), device=p.device), y[a : a + chunk]] -= scale
+            gh[a : a + chunk] = p @ w
+            gw.addmm_(p.T, hc)
+        return gh, gw, None, None
+
+
+def softmax_cross_entropy(h: Tensor, w: Tensor, y: Tensor, *, max_elements: int = 2_000_000) -> Tensor:
+    """``F.cross_entropy(h @ w.T, y)`` without materialising all logits (see :class:`_ChunkedSoftmaxCE`).
+
+    Args:
+        h: ``[N, d]`` hidden states.
+        w: ``[C, d]`` class (item) embeddings.
+        y: ``[N]`` class indices in ``0..C-1``.
+        max_elements: logits computed at once (chunk rows = ``max_elements // C``, at least 16).
+
+    Example:
+        >>> h, w, y = torch.randn(5, 4), torch.randn(7, 4), torch.tensor([0, 3, 6, 2, 2])
+        >>> bool(torch.isclose(softmax_cross_entropy(h, w, y, max_elements=14), F.cross_entropy(h @ w.T, y)))
+        True
+    """
+    chunk = max(16, max_elements // max(w.shape[0], 1))
+    return _ChunkedSoftmaxCE.apply(h, w, y, chunk)  # type: ignore[no-any-return]
 
 
 class _SelfAttention(nn.Module):
@@ -61,9 +134,13 @@ class _SelfAttention(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, t, h = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0
-        )
+        if self.training and self.dropout > 0:
+            # the attention-weight dropout written out (SDPA would take the same math path on CPU)
+            att = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+            att = att.masked_fill(~mask, float("-inf")).softmax(-1)
+            y = _dropout(att, self.dropout, True) @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.out(y.transpose(1, 2).reshape(b, t, h))
 
 
@@ -77,7 +154,7 @@ class _Block(nn.Module):
         self.ln2 = nn.LayerNorm(hidden)
         self.ff1 = nn.Linear(hidden, hidden)
         self.ff2 = nn.Linear(hidden, hidden)
-        self.drop = nn.Dropout(dropout)
+        self.drop = _Dropout(dropout)
 
     def reset_parameters(self) -> None:
         self.ln1.reset_parameters()
@@ -173,7 +250,7 @@ class SASRec(nn.Module):
         if user_mode != "none":
             self.user_proj = nn.Linear(self.d_user, hidden)
             self.user_type = nn.Parameter(torch.zeros(hidden))
-        self.emb_drop = nn.Dropout(dropout)
+        self.emb_drop = _Dropout(dropout)
         self.blocks = nn.ModuleList(_Block(hidden, heads, dropout) for _ in range(blocks))
         self.final_ln = nn.LayerNorm(hidden)
         self.reset_parameters()
@@ -306,9 +383,8 @@ class SASRec(nn.Module):
         y = targets[sel]
         emb = self.item_embeddings()
         if kind == "ce":
-            logits = hs @ emb.T
-            logits[:, 0] = float("-inf")
-            return F.cross_entropy(logits, y)
+            # padding (index 0) is never a class: score items 1..n only, so no in-place -inf column
+            return softmax_cross_entropy(hs, emb[1:], y - 1)
         if kind != "bce":
             raise ValueError(f"loss must be 'ce' or 'bce', got {kind!r}")
         neg = torch.randint(1, self.n_items + 1, (len(y), n_neg), generator=generator, device="cpu").to(

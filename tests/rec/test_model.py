@@ -80,6 +80,37 @@ def test_checkpoint_resume_matches_uninterrupted_run(chain: Interactions, tmp_pa
         _rec(epochs=6, hidden=16, checkpoint=ck).fit(chain)
 
 
+def test_cosine_schedule_resumes_mid_schedule_and_pins_the_epoch_budget(
+    chain: Interactions, tmp_path: Path
+) -> None:
+    from persona.rec.model import scheduled_lr
+
+    s = RecSettings(lr=4e-3, epochs=5, lr_schedule="cosine")
+    lrs = [scheduled_lr(s, i, 10) for i in range(50)]
+    assert lrs[9] == pytest.approx(4e-3) and lrs[0] == pytest.approx(4e-4)  # one-epoch linear warm-up
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))  # then non-increasing
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    kw = {"epochs": 5, "patience": 10, "eval_every": 1, "lr_schedule": "cosine"}
+    full = _rec(**kw).fit(chain)
+    ck = tmp_path / "ck.pt"
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(rec: dict) -> None:  # type: ignore[type-arg]
+        if rec["epoch"] == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        _rec(**kw, checkpoint=ck, on_epoch=stop_at_3).fit(chain)
+    resumed = _rec(**kw, checkpoint=ck).fit(chain)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
+    assert torch.equal(resumed.score(split="test"), full.score(split="test"))
+    assert [h["loss"] for h in full.history] != [h["loss"] for h in _rec(**{**kw, "lr_schedule": "constant"}).fit(chain).history]
+    with pytest.raises(ValueError, match=r"settings.epochs"):  # the budget shapes the schedule
+        _rec(**{**kw, "epochs": 8}, checkpoint=ck).fit(chain)
+
+
 def test_early_stopping_restores_best_state(chain: Interactions) -> None:
     rec = _rec(epochs=60, patience=2, eval_every=1, lr=2e-2).fit(chain)
     vals = [h["valid_ndcg@10"] for h in rec.history]

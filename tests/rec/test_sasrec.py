@@ -117,3 +117,36 @@ def test_losses_decrease_on_a_fixed_batch() -> None:
         assert m.loss(seq, tgt, kind=kind, generator=gen).item() < 0.3 * first  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="targets have shape"):
         m.loss(seq, tgt[:, 1:])
+
+
+@pytest.mark.parametrize("max_elements", [7 * 11, 7 * 64, 10**9])  # 11-row chunks (not dividing N), 64, one chunk
+def test_chunked_cross_entropy_matches_full_softmax(max_elements: int) -> None:
+    from persona.rec.sasrec import softmax_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(100, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 7, (100,), generator=g)
+    ref = torch.nn.functional.cross_entropy(h @ w.T, y)
+    gh, gw = torch.autograd.grad(ref * 3.0, (h, w))
+    got = softmax_cross_entropy(h, w, y, max_elements=max_elements)
+    ch, cw = torch.autograd.grad(got * 3.0, (h, w))  # a non-unit upstream gradient
+    assert torch.allclose(got, ref, rtol=1e-12)
+    assert torch.allclose(ch, gh, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(cw, gw, rtol=1e-10, atol=1e-12)
+    assert torch.autograd.gradcheck(
+        lambda a, b: softmax_cross_entropy(a, b, y, max_elements=max_elements), (h, w)
+    )
+
+
+def test_dropout_keeps_expected_share_and_scale() -> None:
+    from persona.rec.sasrec import _dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(200_000)
+    out = _dropout(x, 0.2, True)
+    kept = out > 0
+    assert abs(float(kept.float().mean()) - 0.8) < 0.005
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1.25))
+    assert abs(float(out.mean()) - 1.0) < 0.01  # inverted dropout: expectation unchanged
+    assert _dropout(x, 0.2, False) is x and _dropout(x, 0.0, True) is x
