@@ -91,16 +91,16 @@ class RecSettings(BaseModel):
     blocks: int = Field(2, description="Transformer blocks.")
     heads: int = Field(1, description="Attention heads.")
     dropout: float = Field(0.2, description="Dropout rate.")
-    lr: float = Field(1e-3, description="Adam learning rate (the peak rate under a schedule).")
+    lr: float = Field(7e-3, description="Adam learning rate (the peak rate under a schedule).")
     lr_schedule: Literal["constant", "cosine"] = Field(
-        "constant",
+        "cosine",
         description="'constant', or 'cosine': linear warm-up over the first epoch, then half-cosine decay to 0 at "
         "`epochs` (so `epochs` sets the whole schedule; early stopping may end it sooner).",
     )
     batch_size: int = Field(128, description="Training batch size.")
-    epochs: int = Field(200, description="Maximum epochs.")
+    epochs: int = Field(25, description="Maximum epochs (under the cosine schedule also the length of the decay).")
     patience: int = Field(10, description="Early stopping on validation NDCG@10 (evaluations without gain).")
-    eval_every: int = Field(2, description="Validate every N epochs.")
+    eval_every: int = Field(1, description="Validate every N epochs.")
     loss: Literal["ce", "bce"] = Field("ce", description="Full-catalogue cross-entropy or BCE with sampled negatives.")
     user_emb: Literal["none", "random", "llm", "kg"] = Field("kg", description="Retriever's user embedding.")
     item_emb: Literal["random", "text"] = Field("text", description="Retriever's item initialisation.")

@@ -70,7 +70,7 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, h: Tensor, w: Tensor, y: Tensor, chunk: int) -> Tensor:  # noqa: D102
+    def forward(ctx: Any, h: Tensor, w: Tensor, y: Tensor, chunk: int) -> Tensor:
         n = h.shape[0]
         lse = h.new_empty(n)
         for a in range(0, n, chunk):
@@ -80,7 +80,7 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
         return (lse - (h * w[y]).sum(-1)).mean()
 
     @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, Tensor, None, None]:  # noqa: D102
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, Tensor, None, None]:
         h, w, y, lse = ctx.saved_tensors
         n, chunk = h.shape[0], ctx.chunk
         gh = torch.empty_like(h)
