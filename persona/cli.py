@@ -239,7 +239,7 @@ def train_cmd(
     user_emb: Annotated[Optional[str], typer.Option("--user-emb", help="Retriever user embedding: none | random | llm | kg.")] = None,
     item_emb: Annotated[Optional[str], typer.Option("--item-emb", help="Retriever item embedding: random | text.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the recommender.")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum SASRec epochs.")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="SASRec epochs: the length of the cosine schedule (early stopping may end sooner).")] = None,
     skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
     device: DeviceOpt = None,
     store: StoreOpt = None,
@@ -304,7 +304,7 @@ def experiment_cmd(
     seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (0..N-1); mean ± std over them.")] = 5,
     out: Annotated[Path, typer.Option("--out", help="Output folder for results.csv/.md/.png.")] = Path("runs/table3"),
     skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum SASRec epochs per model.")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="SASRec epochs per model: the length of the cosine schedule (early stopping may end sooner).")] = None,
     variants: Annotated[
         Optional[str],
         typer.Option(

@@ -68,16 +68,17 @@ def test_same_seed_same_results_and_caller_rng_untouched(chain: Interactions) ->
 
 
 def test_checkpoint_resume_matches_uninterrupted_run(chain: Interactions, tmp_path: Path) -> None:
-    full = _rec(epochs=6, patience=10).fit(chain)
+    # constant learning rate: the epoch budget may grow on resume (a cosine schedule pins it, tested below)
+    full = _rec(epochs=6, patience=10, lr_schedule="constant").fit(chain)
     ck = tmp_path / "ck.pt"
-    _rec(epochs=4, patience=10, checkpoint=ck).fit(chain)  # "interrupted" after 4 epochs
+    _rec(epochs=4, patience=10, checkpoint=ck, lr_schedule="constant").fit(chain)  # "interrupted" after 4 epochs
     assert ck.exists()
-    resumed = _rec(epochs=6, patience=10, checkpoint=ck).fit(chain)
+    resumed = _rec(epochs=6, patience=10, checkpoint=ck, lr_schedule="constant").fit(chain)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5, 6]
     assert [h["loss"] for h in resumed.history] == [h["loss"] for h in full.history]
     assert torch.equal(resumed.score(split="test"), full.score(split="test"))
     with pytest.raises(ValueError, match=r"differs in \['settings.hidden'\]"):
-        _rec(epochs=6, hidden=16, checkpoint=ck).fit(chain)
+        _rec(epochs=6, hidden=16, checkpoint=ck, lr_schedule="constant").fit(chain)
 
 
 def test_cosine_schedule_resumes_mid_schedule_and_pins_the_epoch_budget(
