@@ -22,6 +22,12 @@ DATASETS = Path(os.environ.get("PERSONA_DATASETS", Path(__file__).resolve().pare
 MOVIES_TV = {"users": 10_849, "items": 3_672, "interactions": 87_376, "entities": 45_528, "triples": 209_630}
 
 
+def ml100k_ingest_cmd(store: str) -> list[str]:
+    """``persona ingest movielens …`` for ML-100K + its DBpedia links and movie triples into ``store``."""
+    return ["persona", "ingest", "movielens", str(DATASETS / "ml-100k"), "--link", str(DATASETS / "dbpedia-movies/ml-100k.link"),
+            "--rdf", str(DATASETS / "dbpedia-movies/movies.nt.gz"), "--store", store, "-q"]
+
+
 def machine() -> dict[str, Any]:
     """CPU model, core count, memory and Python/torch versions of this machine."""
     model = ""

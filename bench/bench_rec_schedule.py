@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATASETS, write_result  # noqa: E402
+from _common import ml100k_ingest_cmd, write_result  # noqa: E402
 
 _DATA: Any = None
 
@@ -66,9 +66,7 @@ def _prepare(store: str | None, work: Path) -> tuple[str, str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     if store is None:
         store = f"embedded:{work}/kg.db"
-        subprocess.run(["persona", "ingest", "movielens", str(DATASETS / "ml-100k"), "--link",
-                        str(DATASETS / "dbpedia-movies/ml-100k.link"), "--rdf", str(DATASETS / "dbpedia-movies/movies.nt.gz"),
-                        "--store", store, "-q"], cwd=work, env=env, check=True, capture_output=True)
+        subprocess.run(ml100k_ingest_cmd(store), cwd=work, env=env, check=True, capture_output=True)
         subprocess.run(["persona", "train", "personas", "--store", store, "-q"], cwd=work, env=env, check=True,
                        capture_output=True)
     from persona.config import load_settings

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATASETS, MOVIES_TV, write_result  # noqa: E402
+from _common import MOVIES_TV, ml100k_ingest_cmd, write_result  # noqa: E402
 
 
 def _run(cmd: list[str], cwd: str, env: dict[str, str]) -> dict:
@@ -45,8 +45,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", f"from persona.kgstore import open_store; s=open_store({store!r}); s.clear(); s.close()"], check=True)
     steps = []
     if args.graph == "ml100k":
-        ingest = ["persona", "ingest", "movielens", str(DATASETS / "ml-100k"), "--link", str(DATASETS / "dbpedia-movies/ml-100k.link"),
-                  "--rdf", str(DATASETS / "dbpedia-movies/movies.nt.gz"), "--store", store, "-q"]
+        ingest = ml100k_ingest_cmd(store)
         sizes = {"users": 943, "items": 1682, "interactions": 100_000, "triples": 34_941}
         steps.append(_run(ingest, work, env))
     elif args.graph == "demo":

@@ -343,10 +343,8 @@ class SASRecRecommender:
                 perm = torch.randperm(n, generator=gen).to(self.device)
                 total, batches = 0.0, 0
                 for bi, b in enumerate(range(0, n, s.batch_size)):
-                    if s.lr_schedule != "constant":
-                        lr = scheduled_lr(s, epoch * steps_per_epoch + bi, steps_per_epoch)
-                        for g in opt.param_groups:
-                            g["lr"] = lr
+                    for g in opt.param_groups:
+                        g["lr"] = scheduled_lr(s, epoch * steps_per_epoch + bi, steps_per_epoch)
                     idx = perm[b : b + s.batch_size]
                     x, y = _trim(X[idx], Y[idx], module.has_user)
                     loss = module.loss(
