@@ -18,6 +18,15 @@ class StoreError(RuntimeError):
     """A store could not be opened or a statement failed; the message says what to do."""
 
 
+def read_only_refusal(what: str) -> str:
+    """The one wording of a read-only refusal, on both backends."""
+    return (
+        f"refused in read-only mode: the statement would run {what}, which writes, reads files or URLs, "
+        "loads code or administers the server; run it with write=True (`persona cypher --write`) "
+        "on a store you own if that is intended"
+    )
+
+
 @runtime_checkable
 class GraphStore(Protocol):
     """A property-graph database reachable by Cypher.

@@ -9,8 +9,13 @@ Dialect notes (the differences live here, not in ``cypher/``):
 * LadybugDB needs a fixed schema: node tables come from :data:`~persona.kgstore.schema.NODE_TYPES`;
   relationship tables are created, or widened with ``ALTER TABLE … ADD FROM … TO …``, for each
   (source label, target label) pair the first time a load brings it.
-* Read-only: :meth:`run` with ``write=False`` runs inside ``BEGIN TRANSACTION READ ONLY``; the
-  database refuses writes there.
+* Read-only: :meth:`run` with ``write=False`` first asks the database to plan the statement
+  (``prepare`` — one statement only — then ``EXPLAIN``) and refuses it unless every physical operator
+  and table function in the plan is a pure read (:data:`READ_OPERATORS`, :data:`READ_FUNCTIONS`): no
+  ``COPY … TO/FROM``, ``LOAD FROM``, ``LOAD``/``INSTALL`` extension, ``EXPORT``/``IMPORT DATABASE``,
+  ``ATTACH``, settings or transaction statements. The allowed statement then runs inside ``BEGIN
+  TRANSACTION READ ONLY``, and a store opened with ``read_only=True`` is also opened read-only by
+  LadybugDB. The gate reads the plan the database itself built, not the statement text.
 * Vector search: LadybugDB's ``vector`` extension is downloaded on first ``INSTALL``, which offline
   machines cannot do. The store therefore answers :meth:`vector_search` with an exact cosine scan in
   Cypher (``array_cosine_similarity``), which is what ``cypher/similar_users.cypher`` does too; when the
@@ -21,7 +26,9 @@ Dialect notes (the differences live here, not in ``cypher/``):
 from __future__ import annotations
 
 import json
+import re
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +41,7 @@ import pyarrow.compute as pc
 import ladybug
 
 from . import queries
-from ._protocol import Progress, StoreError
+from ._protocol import Progress, StoreError, read_only_refusal
 from .frames import GraphFrames, RelFrame
 from .schema import NODE_TYPES, REL_TYPES, node_label, rel_key, rel_type
 
@@ -64,6 +71,76 @@ CHECKPOINT_BYTES = 1 << 30
 LIST_SET_ROWS = 500
 
 
+#: Physical operators of a read-only plan (LadybugDB's ``EXPLAIN`` names). Anything else — ``COPY_TO``,
+#: ``LOAD_EXTENSION``, ``INSTALL_EXTENSION``, ``EXPORT_DATABASE``, ``ATTACH_DATABASE``, ``STANDALONE_CALL``
+#: (settings), ``TRANSACTION``, inserts, sets, deletes, DDL — is refused by :meth:`EmbeddedStore.run`
+#: without ``write=True``. An allow-list, so an operator a future LadybugDB adds is refused until listed.
+READ_OPERATORS: frozenset[str] = frozenset({
+    "AGGREGATE", "AGGREGATE_FINALIZE", "AGGREGATE_SCAN", "CROSS_PRODUCT", "DUMMY_SINK", "DUMMY_SIMPLE_SINK",
+    "EMPTY_RESULT", "FILTER", "FLATTEN", "HASH_JOIN_BUILD", "HASH_JOIN_PROBE", "INDEX_LOOKUP", "INTERSECT",
+    "INTERSECT_BUILD", "LIMIT", "MULTIPLICITY_REDUCER", "ORDER_BY", "ORDER_BY_MERGE", "ORDER_BY_SCAN",
+    "PATH_PROPERTY_PROBE", "PRIMARY_KEY_SCAN_NODE_TABLE", "PROJECTION", "RECURSIVE_EXTEND", "RESULT_COLLECTOR",
+    "SCAN_NODE_TABLE", "SCAN_REL_TABLE", "SEMI_MASKER", "SKIP", "TABLE_FUNCTION_CALL", "TOP_K", "TOP_K_SCAN",
+    "UNION_ALL_SCAN", "UNWIND", "COUNT_REL_TABLE", "PARTITIONER", "OFFSET", "DISTINCT", "SIMPLE_AGGREGATE",
+    "SIMPLE_AGGREGATE_FINALIZE", "SIMPLE_AGGREGATE_SCAN", "HASH_AGGREGATE", "HASH_AGGREGATE_FINALIZE",
+    "HASH_AGGREGATE_SCAN", "FLAT_JOIN_BUILD", "FLAT_JOIN_PROBE", "COUNT_EXTEND_CHAIN", "QUERY_PRIMARY_KEY_LOOKUP",
+})
+#: Table functions a read-only plan may call: catalogue look-ups and ``READ_FTABLE`` (the planner's
+#: source for ``RETURN``/``UNWIND`` without a scan). File and Python-object readers (``READ_CSV*``,
+#: ``READ_PARQUET``, ``READ_NPY``, ``READ_PANDAS``, ``READ_ARROW``…) are refused.
+READ_FUNCTIONS: frozenset[str] = frozenset({
+    "READ_FTABLE", "SHOW_TABLES", "SHOW_CONNECTION", "TABLE_INFO", "DB_VERSION", "CURRENT_SETTING",
+    "SHOW_FUNCTIONS", "SHOW_INDEXES", "SHOW_SEQUENCES", "SHOW_MACROS", "SHOW_WARNINGS", "STORAGE_INFO",
+    "STATS_INFO", "SHOW_ATTACHED_DATABASES", "SHOW_OFFICIAL_EXTENSIONS", "SHOW_LOADED_EXTENSIONS", "SHOW_PROJECTED_GRAPHS",
+    "QUERY_VECTOR_INDEX", "QUERY_FTS_INDEX",
+})
+_PLAN_OPERATOR = re.compile(r"│\s*([A-Z][A-Z0-9_]*)\[\d+\]\s*│")
+_PLAN_FUNCTION = re.compile(r"Function:\s*([A-Z][A-Z0-9_]*)")
+
+
+#: Statements whose *planning* already touches the file system in LadybugDB 0.22 (``EXPLAIN EXPORT
+#: DATABASE`` creates the target directory; ``IMPORT DATABASE`` reads its files while binding): they are
+#: refused by their leading keyword before the database plans them.
+_PLANNING_SIDE_EFFECTS = ("EXPORT", "IMPORT")
+
+
+def leading_keyword(cypher: str) -> str:
+    """The first keyword of a statement, upper-cased, after whitespace and ``//`` / ``/* */`` comments."""
+    i, n = 0, len(cypher)
+    while i < n:
+        if cypher[i].isspace():
+            i += 1
+        elif cypher.startswith("//", i):
+            j = cypher.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif cypher.startswith("/*", i):
+            j = cypher.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+        else:
+            break
+    j = i
+    while j < n and (cypher[j].isalnum() or cypher[j] == "_"):
+        j += 1
+    word = cypher[i:j].upper()
+    if word in ("EXPLAIN", "PROFILE"):  # the statement they wrap decides
+        return leading_keyword(cypher[j:])
+    return word
+
+
+def plan_operators(plan: str) -> tuple[set[str], set[str]]:
+    """The physical operators and table functions named in a LadybugDB ``EXPLAIN`` plan.
+
+    An operator's name is the first line inside its box (the line after a ``┌`` border), so names in
+    expressions (``FLOAT[384]`` in a cast) are never taken for operators.
+    """
+    lines = plan.splitlines()
+    ops: set[str] = set()
+    for i, line in enumerate(lines[:-1]):
+        if "┌" in line:
+            ops.update(_PLAN_OPERATOR.findall(lines[i + 1]))
+    return ops, set(_PLAN_FUNCTION.findall(plan))
+
+
 def _acquire(path: str, read_only: bool) -> Any:
     with _LOCK:
         db, refs = _DATABASES.get(path, (None, 0))
@@ -71,6 +148,16 @@ def _acquire(path: str, read_only: bool) -> Any:
             db = ladybug.Database(path, read_only=read_only, checkpoint_threshold=CHECKPOINT_BYTES)
         _DATABASES[path] = (db, refs + 1)
         return db
+
+
+def _open_error(uri: str, e: BaseException) -> str:
+    msg = " ".join(str(e).split())
+    low = msg.lower()
+    if "lock" in low:
+        return f"cannot open {uri}: another process is writing to it ({msg}); wait for it to finish"
+    if "not a valid" in low or "magic" in low or ("database" in low and "version" in low):
+        return f"cannot open {uri}: the file is not a persona-kg embedded store ({msg}); give another path"
+    return f"cannot open embedded store {uri}: {msg}"
 
 
 def _release(path: str) -> None:
@@ -115,19 +202,45 @@ class EmbeddedStore:
 
     backend = "embedded"
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, create: bool = True) -> None:
         self.path = str(Path(path).expanduser().resolve())
         self.uri = f"embedded:{path}"
-        if read_only and not Path(self.path).exists():
-            raise StoreError(f"{path}: no such embedded store; run `persona ingest …` first")
+        self.read_only = read_only
+        p = Path(self.path)
+        if (read_only or not create) and not p.exists():
+            raise StoreError(f"{self.uri}: no such embedded store; create it with `persona ingest … --store {self.uri}`")
+        if p.is_dir() and not any(p.iterdir()):
+            raise StoreError(f"{self.uri}: {self.path} is an empty directory, not an embedded store; give a file path")
+        if p.is_dir():
+            raise StoreError(f"{self.uri}: {self.path} is a directory, not an embedded store file; give a file path")
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = _acquire(self.path, read_only)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._open(read_only)
+        except (RuntimeError, OSError) as e:
+            raise StoreError(_open_error(self.uri, e)) from None
+        try:
             self._conn = ladybug.Connection(self._db)
         except RuntimeError as e:
-            raise StoreError(f"cannot open embedded store {path}: {e}") from None
+            _release(self.path)
+            raise StoreError(_open_error(self.uri, e)) from None
         self._closed = False
         self._rel_pairs: dict[str, set[tuple[str, str]]] | None = None
+
+    def _open(self, read_only: bool) -> Any:
+        """Acquire the database; a read-only open of a store left mid-checkpoint by a crash recovers it."""
+        try:
+            return _acquire(self.path, read_only)
+        except RuntimeError as e:
+            if not (read_only and "read-write" in str(e).lower()):
+                raise
+        # LadybugDB replays an interrupted checkpoint only in read-write mode: do that once, then reopen.
+        with _LOCK:
+            ladybug.Database(self.path, read_only=False, checkpoint_threshold=CHECKPOINT_BYTES).close()
+        return _acquire(self.path, read_only)
+
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.uri} was opened read-only; writes are refused")
 
     # ------------------------------------------------------------------ low level
     def _exec(self, cypher: str, params: dict[str, Any] | None = None) -> Any:
@@ -152,6 +265,7 @@ class EmbeddedStore:
     # ------------------------------------------------------------------ schema
     def init_schema(self) -> None:
         """Create a node table (``id`` primary key) for every schema label; idempotent."""
+        self._refuse_if_read_only()
         existing = self._tables()
         for label, nt in NODE_TYPES.items():
             if label in existing:
@@ -182,6 +296,7 @@ class EmbeddedStore:
 
     def load(self, frames: GraphFrames, *, batch_size: int = 5000, progress: Progress | None = None) -> dict[str, int]:
         """Write what the store lacks from ``frames``; see :meth:`GraphStore.load`."""
+        self._refuse_if_read_only()
         self.init_schema()
         written: dict[str, int] = {}
         total = sum(frames.counts().values())
@@ -259,46 +374,125 @@ class EmbeddedStore:
                     f"(e.g. {rf.df.loc[missing, col].iloc[0]!r}); load the nodes first"
                 )
         keys = rel_key(rf.type)
-        extra = "".join(f", r.{k} AS {k}" for k in keys[2:])
-        cur = self.frame(f"MATCH (a:{rf.src_label})-[r:{rf.type}]->(b:{rf.dst_label}) RETURN a.id AS src, b.id AS dst{extra}")
+        props = list(REL_TYPES[rf.type].props)
+        values = [p for p in props if p not in keys and p in rf.df.columns]
+        stored = "".join(f", r.{k} AS {k}" for k in [*keys[2:], *values])
+        cur = self.frame(
+            f"MATCH (a:{rf.src_label})-[r:{rf.type}]->(b:{rf.dst_label}) RETURN a.id AS src, b.id AS dst{stored}"
+        )
         df = rf.df.drop_duplicates(keys)
+        updated = 0
         if len(cur):
             key = pd.MultiIndex.from_frame(df[keys].astype(object))
             have = pd.MultiIndex.from_frame(cur[keys].astype(object))
-            df = df[~key.isin(have)]
+            exists = key.isin(have)
+            if values and exists.any():
+                updated = self._update_rels(rf, df[exists], cur, keys, values)
+            df = df[~exists]
         if df.empty:
-            return 0
-        props = list(REL_TYPES[rf.type].props)
+            return updated
         full = pd.DataFrame({"src": df["src"].values, "dst": df["dst"].values})
         for p in props:
             full[p] = df[p].values if p in df.columns else None
         tbl = _arrow(full, {"src": "STRING", "dst": "STRING", **REL_TYPES[rf.type].props})
         opts = f" (from='{rf.src_label}', to='{rf.dst_label}')" if len(self._pairs()[rf.type]) > 1 else ""
         self._copy(f"COPY {rf.type} FROM tbl{opts}", tbl)
-        return int(len(df))
+        return int(len(df)) + updated
+
+    def _update_rels(self, rf: RelFrame, df: pd.DataFrame, cur: pd.DataFrame, keys: list[str], values: list[str]) -> int:
+        """Set relationship properties whose incoming value is non-null and differs from the stored one
+        (what Neo4j's ``coalesce`` update does), in Arrow batches; returns the relationships changed."""
+        merged = df[[*keys, *values]].merge(cur, on=keys, how="left", suffixes=("", "__old"))
+        changed = pd.Series(False, index=merged.index)
+        for p in values:
+            changed |= merged[p].map(_present) & (merged[p].map(_key) != merged[p + "__old"].map(_key))
+        todo = merged[changed]
+        if todo.empty:
+            return 0
+        types = REL_TYPES[rf.type].props
+        for p in values:  # a null keeps the stored value, as on Neo4j
+            todo = todo.assign(**{p: todo[p].where(todo[p].map(_present), todo[p + "__old"])})
+        upd = _arrow(
+            todo[[*keys, *values]].rename(columns={p: f"v_{p}" for p in keys[2:] + values}),
+            {"src": "STRING", "dst": "STRING", **{f"v_{p}": types[p] for p in keys[2:] + values}},
+        )
+        where = "".join(f" AND r.{k} = v_{k}" for k in keys[2:])
+        sets = ", ".join(f"r.{p} = v_{p}" for p in values)
+        try:
+            self._conn.execute(
+                f"LOAD FROM upd MATCH (a:{rf.src_label} {{id: src}})-[r:{rf.type}]->(b:{rf.dst_label} {{id: dst}}) "
+                f"WHERE true{where} SET {sets}"
+            )
+        except RuntimeError as e:
+            raise StoreError(f"updating {rf.type} properties failed: {e}") from None
+        return int(len(todo))
 
     # ------------------------------------------------------------------ queries
+    def check_read_only(self, cypher: str, params: dict[str, Any] | None = None) -> None:
+        """Refuse ``cypher`` unless the database plans it as one statement of pure reads.
+
+        Raises:
+            StoreError: more than one statement, a statement that does not plan, or a plan with an
+                operator or table function outside :data:`READ_OPERATORS` / :data:`READ_FUNCTIONS`
+                (the message names them).
+        """
+        if leading_keyword(cypher) in _PLANNING_SIDE_EFFECTS:
+            raise StoreError(read_only_refusal(f"{leading_keyword(cypher)} DATABASE"))
+        with warnings.catch_warnings():  # "separate prepare + execute is deprecated": we only prepare
+            warnings.simplefilter("ignore", DeprecationWarning)
+            prepared = self._conn.prepare(cypher)
+        if not prepared.is_success():
+            msg = prepared.get_error_message()
+            if "multiple statements" in msg:
+                raise StoreError("refused in read-only mode: one statement at a time; split the query")
+            raise StoreError(f"{msg}\n  in query: {' '.join(cypher.split())[:300]}")
+        try:
+            res = self._conn.execute("EXPLAIN " + cypher, params or {})
+        except RuntimeError as e:
+            raise StoreError(f"{e}\n  in query: {' '.join(cypher.split())[:300]}") from None
+        plan = "".join(str(r[0]) for r in _rows_raw(res))
+        ops, funcs = plan_operators(plan)
+        if not ops:
+            raise StoreError(read_only_refusal("a statement whose plan could not be read"))
+        bad = sorted(ops - READ_OPERATORS) + sorted(funcs - READ_FUNCTIONS)
+        if bad:
+            raise StoreError(read_only_refusal(", ".join(bad)))
+
     def run(self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False) -> list[dict[str, Any]]:
-        """Run one statement; read-only unless ``write`` (enforced by a read-only transaction)."""
+        """Run one statement; read-only unless ``write``.
+
+        Read-only is two gates: :meth:`check_read_only` (the database's own plan of the statement may hold
+        only read operators) and a ``READ ONLY`` transaction. A store opened ``read_only`` refuses
+        ``write=True``.
+        """
+        if write and self.read_only:
+            raise StoreError(f"{self.uri} was opened read-only; writes are refused")
         if not write:
-            self._exec("BEGIN TRANSACTION READ ONLY")
-            try:
-                res = self._exec(cypher, params)
-                rows = _rows(res)
-            except StoreError as e:
-                try:
-                    self._conn.execute("ROLLBACK")
-                except RuntimeError:  # the failed statement already ended the transaction
-                    pass
-                if "read-only" in str(e).lower():
-                    raise StoreError(f"the query writes but was run read-only (use --write): {e}") from None
-                raise
-            self._exec("COMMIT")
-            return rows
+            self.check_read_only(cypher, params)
+            return self._run_read(cypher, params)
         return _rows(self._exec(cypher, params))
 
+    def _run_read(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """A statement in a ``READ ONLY`` transaction, without the plan gate (the package's own queries)."""
+        self._exec("BEGIN TRANSACTION READ ONLY")
+        try:
+            rows = _rows(self._exec(cypher, params))
+        except StoreError as e:
+            try:
+                self._conn.execute("ROLLBACK")
+            except RuntimeError:  # the failed statement already ended the transaction
+                pass
+            if "read-only" in str(e).lower():
+                raise StoreError(f"the query writes but was run read-only (use --write): {e}") from None
+            raise
+        self._exec("COMMIT")
+        return rows
+
     def run_named(self, name: str, params: dict[str, Any] | None = None, *, write: bool = False) -> list[dict[str, Any]]:
-        return self.run(queries.load(name, self.backend), params, write=write)
+        """A query of the package's ``cypher/`` folder (trusted: the plan gate is skipped)."""
+        if write:
+            return self.run(queries.load(name, self.backend), params, write=True)
+        return self._run_read(queries.load(name, self.backend), params)
 
     def frame(self, cypher: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         tbl = self._exec(cypher, params).get_as_arrow()
@@ -323,6 +517,7 @@ class EmbeddedStore:
 
     # ------------------------------------------------------------------ write-back
     def set_node_properties(self, label: str, df: pd.DataFrame, *, batch_size: int = 50000) -> int:
+        self._refuse_if_read_only()
         node_label(label)
         props = [c for c in df.columns if c != "id"]
         for p in props:
@@ -346,6 +541,7 @@ class EmbeddedStore:
         return n
 
     def delete_rels(self, type: str, *, prop: str | None = None, value: Any = None) -> int:
+        self._refuse_if_read_only()
         rel_type(type)
         if type not in self._pairs():
             return 0
@@ -382,6 +578,7 @@ class EmbeddedStore:
         return [(r["id"], float(r["score"])) for r in self.run(q, {"q": vec})]
 
     def clear(self) -> None:
+        self._refuse_if_read_only()
         for name, kind in self._tables().items():
             if kind == "REL":
                 self._exec(f"MATCH ()-[r:{name}]->() DELETE r")
@@ -404,12 +601,29 @@ class EmbeddedStore:
         self.close()
 
 
-def _rows(res: Any) -> list[dict[str, Any]]:
-    cols = res.get_column_names()
+def _rows_raw(res: Any) -> list[list[Any]]:
     out = []
     while res.has_next():
-        out.append(dict(zip(cols, res.get_next())))
+        out.append(res.get_next())
     return out
+
+
+def _rows(res: Any) -> list[dict[str, Any]]:
+    cols = res.get_column_names()
+    return [{c: _plain(v) for c, v in zip(cols, row)} for row in _rows_raw(res)]
+
+
+def _plain(v: Any) -> Any:
+    """Values as the Neo4j driver returns them: 128-bit sums (``Decimal``/``str`` from LadybugDB) as int."""
+    import decimal
+
+    if isinstance(v, decimal.Decimal):
+        return int(v) if v == v.to_integral_value() else float(v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
 
 
 def _present(v: Any) -> bool:

@@ -30,7 +30,7 @@ import pandas as pd
 from neo4j import exceptions as nx
 
 from . import queries
-from ._protocol import Progress, StoreError
+from ._protocol import Progress, StoreError, read_only_refusal
 from .frames import GraphFrames, RelFrame
 from .schema import NODE_TYPES, REL_TYPES, check_name, node_label, rel_key, rel_type
 
@@ -50,6 +50,19 @@ _QUIET_NOTIFICATIONS = [
     neo4j.NotificationDisabledClassification.SCHEMA,
     neo4j.NotificationDisabledClassification.TOPOLOGY,
 ]
+#: Procedures a read-only statement may call: catalogue look-ups and index queries. Anything else —
+#: ``db.clearQueryCaches``, ``db.stats.*``, ``dbms.*`` administration, plugins — is refused by
+#: :meth:`Neo4jStore.run` without ``write=True``, because Community Edition has no roles to refuse them.
+READ_PROCEDURES: frozenset[str] = frozenset({
+    "db.labels", "db.relationshipTypes", "db.propertyKeys", "db.schema.visualization",
+    "db.schema.nodeTypeProperties", "db.schema.relTypeProperties", "db.index.vector.queryNodes",
+    "db.index.vector.queryRelationships", "db.index.fulltext.queryNodes", "db.index.fulltext.queryRelationships",
+    "db.info", "db.ping", "dbms.components", "db.awaitIndex", "db.awaitIndexes",
+})
+#: Plan operators refused in read-only mode although Neo4j runs them in a read transaction: file and URL
+#: access, and administration of the DBMS (other clients' transactions, users, databases).
+_REFUSED_OPERATORS = ("LoadCSV", "Terminate", "AdministrationCommand", "TransactionApply", "TransactionForeach")
+_WRITE_OPERATORS = ("Create", "Merge", "Set", "Delete", "DetachDelete", "Remove", "Foreach", "LockingMerge")
 _MAX_VECTOR_DIM = 4096  # Neo4j 5.26 vector index limit
 _INDEX_WAIT_S = 600
 
@@ -78,10 +91,19 @@ class Neo4jStore:
         password: str = "persona-kg",
         database: str | None = None,
         verify: bool = True,
+        read_only: bool = False,
+        driver: neo4j.Driver | None = None,
     ) -> None:
         self.uri = uri
         self.user = user
         self.database = database
+        self.read_only = read_only
+        self._owns_driver = driver is None
+        if driver is not None:
+            self._driver = driver
+            self._closed = False
+            self._schema_ready = False
+            return
         try:
             self._driver = neo4j.GraphDatabase.driver(
                 uri,
@@ -132,8 +154,13 @@ class Neo4jStore:
             raise StoreError(f"the store {self.uri} is closed")
         return self._driver.session(database=self.database, default_access_mode=access)
 
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.uri} was opened read-only; writes are refused")
+
     def _write(self, cypher: str | None, work: Callable[..., Any], *args: Any) -> Any:
         """``work(tx, *args)`` in a write transaction (retried by the driver on transient errors)."""
+        self._refuse_if_read_only()
         try:
             with self._session(neo4j.WRITE_ACCESS) as s:
                 return s.execute_write(work, *args)
@@ -152,6 +179,8 @@ class Neo4jStore:
         self, cypher: str, params: dict[str, Any] | None = None, access: str = neo4j.WRITE_ACCESS
     ) -> list[dict[str, Any]]:
         """An auto-commit transaction: needed by schema commands and ``CALL { } IN TRANSACTIONS``."""
+        if access == neo4j.WRITE_ACCESS:
+            self._refuse_if_read_only()
         try:
             with self._session(access) as s:
                 return [r.data() for r in s.run(cypher, params or {})]
@@ -329,6 +358,50 @@ class Neo4jStore:
         auto-commit query instead, with the same access mode.
         """
         p = params or {}
+        if write:
+            self._refuse_if_read_only()
+        else:
+            self.check_read_only(cypher, p)
+        return self._run(cypher, p, write)
+
+    def check_read_only(self, cypher: str, params: dict[str, Any] | None = None) -> None:
+        """Refuse ``cypher`` unless Neo4j plans it as a pure read.
+
+        The server's own ``EXPLAIN`` decides: the query type must be read (``r``), and the plan may hold
+        no ``LOAD CSV`` (files, URLs), no administration (``TERMINATE TRANSACTIONS``, user or database
+        commands) and only the procedures in :data:`READ_PROCEDURES`. A read transaction alone lets those
+        through on Community Edition, which has no read-only role.
+
+        Raises:
+            StoreError: the statement is refused (the message names the operator or procedure).
+        """
+        try:
+            with self._session(neo4j.READ_ACCESS) as s:
+                summary = s.run("EXPLAIN " + cypher, params or {}).consume()
+        except _DRIVER_ERRORS as e:
+            raise self._error(e, cypher) from None
+        found: list[tuple[str, str]] = []
+        _walk_plan(summary.plan or {}, found)
+        bad: list[str] = []
+        procedures: list[str] = []
+        for op, details in found:
+            name = op.split("@")[0]
+            if name.startswith(_REFUSED_OPERATORS):
+                bad.append(name)
+            elif name == "ProcedureCall":
+                proc = details.split("(")[0].strip()
+                procedures.append(proc)
+                if proc not in READ_PROCEDURES:
+                    bad.append(f"procedure {proc}")
+        kind = summary.query_type
+        if not bad and kind != "r" and not (kind == "s" and procedures and len(found) <= 2 + len(procedures)):
+            writers = sorted({op.split("@")[0] for op, _ in found if op.startswith(_WRITE_OPERATORS)})
+            what = {"w": "a write", "rw": "a write", "s": "a schema or administration command"}.get(str(kind), f"query type {kind}")
+            bad.append(f"{what} ({', '.join(writers)})" if writers else what)
+        if bad:
+            raise StoreError(read_only_refusal(", ".join(sorted(set(bad)))))
+
+    def _run(self, cypher: str, p: dict[str, Any], write: bool) -> list[dict[str, Any]]:
         access = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
         try:
             with self._session(access) as s:
@@ -343,8 +416,11 @@ class Neo4jStore:
     def run_named(
         self, name: str, params: dict[str, Any] | None = None, *, write: bool = False
     ) -> list[dict[str, Any]]:
-        """Run ``cypher/<name>.cypher`` (its ``// @neo4j`` variant when it has one)."""
-        return self.run(queries.load(name, self.backend), params, write=write)
+        """Run ``cypher/<name>.cypher`` (its ``// @neo4j`` variant when it has one); the package's own
+        queries skip the read-only plan check."""
+        if write:
+            self._refuse_if_read_only()
+        return self._run(queries.load(name, self.backend), params or {}, write)
 
     def frame(self, cypher: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a read query and return a DataFrame (columns in ``RETURN`` order, even with no rows)."""
@@ -494,7 +570,8 @@ class Neo4jStore:
         """Close the driver (idempotent)."""
         if not self._closed:
             self._closed = True
-            self._driver.close()
+            if self._owns_driver:  # a driver passed in belongs to the caller
+                self._driver.close()
 
     def __enter__(self) -> Neo4jStore:  # noqa: PYI034 (Self needs Python 3.11)
         return self
@@ -508,6 +585,16 @@ class Neo4jStore:
 
 # ---------------------------------------------------------------------- transaction functions
 # Module-level, taking their inputs as arguments: the driver may call them again on a transient error.
+def _walk_plan(plan: Any, out: list[tuple[str, str]]) -> None:
+    """Flatten an ``EXPLAIN`` plan (dict form from the driver) into (operator, details) pairs."""
+    if not plan:
+        return
+    args = plan.get("args", {}) if isinstance(plan, dict) else {}
+    out.append((str(plan.get("operatorType", "")), str(args.get("Details", ""))))
+    for child in plan.get("children", []):
+        _walk_plan(child, out)
+
+
 def _data(tx: neo4j.ManagedTransaction, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     return [r.data() for r in tx.run(cypher, params)]
 

@@ -203,7 +203,7 @@ def recommend_user(settings: Settings, user: str, *, k: int = 10) -> pd.DataFram
     if user not in inter.user_index:
         raise KeyError(f"unknown user {user!r}: not in the trained run (users look like {inter.users[0]!r})")
     recs = two.recommend([user], k=k, history="all")
-    with connect(settings, read_only="://" not in settings.store) as store:
+    with connect(settings, read_only=True) as store:
         titles = _titles(store, recs["item"].tolist())
     recs["title"] = recs["item"].map(titles)
     return recs[["rank", "item", "title", "score"]]
@@ -222,7 +222,7 @@ def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -
 
         vec = infer_persona(settings, item_ids)
     recs = two.recommend_session(list(item_ids), vec, k=k)
-    with connect(settings, read_only="://" not in settings.store) as store:
+    with connect(settings, read_only=True) as store:
         titles = _titles(store, recs["item"].tolist())
     recs["title"] = recs["item"].map(titles)
     return recs[["rank", "item", "title", "score"]]

@@ -14,14 +14,19 @@ from persona.kgstore import GraphFrames, GraphStore, Progress, open_store, regis
 
 
 @contextmanager
-def connect(settings: Settings, *, read_only: bool = False) -> Iterator[GraphStore]:
-    """Open the configured store and close it afterwards."""
+def connect(settings: Settings, *, read_only: bool = False, create: bool = False) -> Iterator[GraphStore]:
+    """Open the configured store and close it afterwards.
+
+    ``read_only`` means the same on both backends (see :func:`persona.kgstore.open_store`); ``create``
+    lets an embedded store be created (only ingest does: other commands refuse a missing store).
+    """
     store = open_store(
         settings.store,
         user=settings.neo4j.user,
         password=settings.neo4j.password.get_secret_value(),
         database=settings.neo4j.database,
         read_only=read_only,
+        create=create,
     )
     try:
         yield store
@@ -52,7 +57,7 @@ def load_frames(
     apply_predicates(settings)
     frames = parse()
     frames.validate()
-    with connect(settings) as store:
+    with connect(settings, create=True) as store:
         store.init_schema()
         written = store.load(frames, batch_size=settings.ingest.batch_size, progress=progress)
         counts = store.counts()
@@ -61,13 +66,13 @@ def load_frames(
 
 def stats(settings: Settings) -> dict[str, dict[str, int]]:
     """Node counts per label and relationship counts per type."""
-    with connect(settings, read_only=_is_embedded(settings)) as store:
+    with connect(settings, read_only=True) as store:
         return store.counts()
 
 
 def cypher(settings: Settings, query: str, params: dict[str, Any], *, write: bool = False) -> list[dict[str, Any]]:
     """Run one Cypher statement; read-only unless ``write`` (enforced by the database)."""
-    with connect(settings, read_only=not write and _is_embedded(settings)) as store:
+    with connect(settings, read_only=not write) as store:
         return store.run(query, params, write=write)
 
 
@@ -80,10 +85,6 @@ def parse_param(text: str) -> tuple[str, Any]:
         return k, json.loads(v)
     except json.JSONDecodeError:
         return k, v
-
-
-def _is_embedded(settings: Settings) -> bool:
-    return "://" not in settings.store
 
 
 def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -> Any:

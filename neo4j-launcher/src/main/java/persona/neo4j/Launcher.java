@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import inet.ipaddr.IPAddressString;
+import org.neo4j.configuration.GraphDatabaseInternalSettings;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.configuration.connectors.HttpConnector;
@@ -39,8 +41,14 @@ import org.neo4j.graphdb.Transaction;
  *   --pagecache S NEO4J_PAGECACHE  512m          page cache size (k/m/g suffix)
  *   --tx-max S    NEO4J_TX_MAX     2g            memory cap over all running transactions
  *   --conf FILE   NEO4J_CONF       (none)        extra neo4j.conf-style settings, applied last
+ *   --load-csv M  NEO4J_LOAD_CSV   none          what LOAD CSV may read: none | import | any
  *                 NEO4J_PASSWORD   persona-kg    password of user "neo4j" (set at every start)
  * </pre>
+ *
+ * <p>{@code LOAD CSV} is closed by default: the import directory is {@code <data>/../import} (never the
+ * whole file system), file URLs are refused unless {@code --load-csv import}, and every remote address is
+ * on Cypher's IP block list unless {@code --load-csv any}. A read-only client therefore cannot read the
+ * server's files or make it fetch URLs.
  *
  * <p>Prints one line starting with {@code READY} once Bolt accepts connections, and shuts the database
  * down cleanly on SIGTERM/SIGINT through a shutdown hook.
@@ -81,6 +89,12 @@ public final class Launcher {
         long pageCache = parseBytes("pagecache", opt(opts, "pagecache", "NEO4J_PAGECACHE", "512m"));
         long txMax = parseBytes("tx-max", opt(opts, "tx-max", "NEO4J_TX_MAX", "2g"));
         String conf = opt(opts, "conf", "NEO4J_CONF", "");
+        String loadCsv = opt(opts, "load-csv", "NEO4J_LOAD_CSV", "none");
+        if (!List.of("none", "import", "any").contains(loadCsv)) {
+            throw new IllegalArgumentException("load-csv must be none, import or any, got '" + loadCsv + "'");
+        }
+        Path importDir = data.getParent().resolve("import");
+        Files.createDirectories(importDir);
         String password = System.getenv().getOrDefault("NEO4J_PASSWORD", DEFAULT_PASSWORD);
         if (password.length() < 8) {
             // Neo4j refuses shorter passwords (dbms.security.auth_minimum_password_length = 8).
@@ -103,7 +117,14 @@ public final class Launcher {
                 .setConfig(GraphDatabaseSettings.keep_logical_logs, "1 files")
                 .setConfig(GraphDatabaseSettings.logical_log_rotation_threshold, 64L * 1024 * 1024)
                 .setConfig(GraphDatabaseSettings.preallocate_logical_logs, false)
-                .setConfig(GraphDatabaseSettings.udc_enabled, false);
+                .setConfig(GraphDatabaseSettings.udc_enabled, false)
+                .setConfig(GraphDatabaseSettings.load_csv_file_url_root, importDir)
+                .setConfig(GraphDatabaseSettings.allow_file_urls, !loadCsv.equals("none"));
+        if (!loadCsv.equals("any")) {
+            // Blocks LOAD CSV (and any other Cypher URL access) to every IPv4 and IPv6 address.
+            builder.setConfig(GraphDatabaseInternalSettings.cypher_ip_blocklist,
+                    List.of(new IPAddressString("0.0.0.0/0"), new IPAddressString("::/0")));
+        }
         if (!conf.isEmpty()) {
             builder.loadPropertiesFromFile(Path.of(conf));
         }
@@ -132,8 +153,8 @@ public final class Launcher {
             throw new IllegalStateException("database 'neo4j' did not come online within 2 minutes");
         }
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
-        System.out.printf("READY neo4j %s bolt://%s:%d data=%s (started in %d ms, pid %d)%n",
-                version, host, port, data, ms, ProcessHandle.current().pid());
+        System.out.printf("READY neo4j %s bolt://%s:%d data=%s load-csv=%s (started in %d ms, pid %d)%n",
+                version, host, port, data, loadCsv, ms, ProcessHandle.current().pid());
         System.out.flush();
         stopped.await();
     }
@@ -165,7 +186,7 @@ public final class Launcher {
 
     private static Map<String, String> parse(String[] args) {
         Map<String, String> out = new LinkedHashMap<>();
-        List<String> known = List.of("host", "port", "data", "pagecache", "tx-max", "conf");
+        List<String> known = List.of("host", "port", "data", "pagecache", "tx-max", "conf", "load-csv");
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("-h") || a.equals("--help")) {
@@ -234,6 +255,7 @@ public final class Launcher {
     private static void usage(PrintStream out) {
         out.println("usage: java -jar neo4j-launcher.jar [--host 127.0.0.1] [--port 7687] [--data .neo4j/data]");
         out.println("                                    [--pagecache 512m] [--tx-max 2g] [--conf neo4j.conf]");
-        out.println("env: NEO4J_HOST NEO4J_PORT NEO4J_DATA_DIR NEO4J_PAGECACHE NEO4J_TX_MAX NEO4J_CONF NEO4J_PASSWORD");
+        out.println("                                    [--load-csv none|import|any]");
+        out.println("env: NEO4J_HOST NEO4J_PORT NEO4J_DATA_DIR NEO4J_PAGECACHE NEO4J_TX_MAX NEO4J_CONF NEO4J_LOAD_CSV NEO4J_PASSWORD");
     }
 }
