@@ -153,7 +153,8 @@ PREDICATES: dict[str, PredicateRule] = {
     _DBO + "previousWork": PredicateRule("PREVIOUS_WORK", "Work"),
     _DBO + "subsequentWork": PredicateRule("SUBSEQUENT_WORK", "Work"),
     _DBO + "country": PredicateRule("COUNTRY", "Place"),
-    _DBO + "language": PredicateRule("LANGUAGE", "Language"),
+    # not LANGUAGE: LadybugDB's table names are case-insensitive, so a type may not spell a label
+    _DBO + "language": PredicateRule("IN_LANGUAGE", "Language"),
     _DBO + "coverArtist": PredicateRule("COVER_ARTIST", "Person"),
     _DBO + "mediaType": PredicateRule("MEDIA_TYPE", "MediaType"),
     _DBO + "genre": PredicateRule("HAS_GENRE", "Genre"),
@@ -163,13 +164,31 @@ PREDICATES: dict[str, PredicateRule] = {
     _DCT + "subject": PredicateRule("HAS_SUBJECT", "Subject"),
 }
 
+def check_no_label_clash(rel_type: str) -> str:
+    """Refuse a relationship type that spells a node label up to case (``LANGUAGE`` vs ``Language``).
+
+    The embedded store keeps node and relationship tables in one case-insensitive namespace, so such a
+    type cannot be created there; refusing it everywhere keeps the two backends' schemas the same.
+    """
+    clash = [lab for lab in NODE_TYPES if lab.lower() == rel_type.lower()]
+    if clash:
+        raise ValueError(
+            f"relationship type {rel_type!r} spells the node label {clash[0]!r}; choose another name "
+            f"(e.g. 'IN_{rel_type.upper()}' or 'HAS_{rel_type.upper()}')"
+        )
+    return rel_type
+
+
 for _rule in PREDICATES.values():
     REL_TYPES.setdefault(_rule.rel_type, RelType(_rule.rel_type, {}, "DBpedia predicate"))
+for _type in REL_TYPES:
+    check_no_label_clash(_type)
 
 
 def register_predicate(iri: str, rel_type: str, target: str) -> None:
     """Add a predicate rule (from configuration). Names are validated against the whitelist rules."""
     check_name(rel_type)
+    check_no_label_clash(rel_type)
     if target not in NODE_TYPES:
         raise ValueError(f"unknown node label {target!r} for predicate {iri}; expected one of {sorted(NODE_TYPES)}")
     PREDICATES[iri] = PredicateRule(rel_type, target)
