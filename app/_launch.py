@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import NoReturn
 
 
+#: Where the explorer listens unless ``--host`` says otherwise: it shows user histories.
+DEFAULT_ADDRESS = "127.0.0.1"
+
+
 def explorer_path() -> Path:
     """Path of the Streamlit script (inside the installed ``persona.app`` package)."""
     return Path(__file__).resolve().with_name("explorer.py")
@@ -25,7 +29,8 @@ def streamlit_command(
 
     Args:
         port: TCP port (Streamlit's default 8501 when None).
-        address: Address to bind (Streamlit's default, all interfaces, when None).
+        address: Address to bind; 127.0.0.1 (this machine only) when None. Streamlit's own default
+            is every interface, so it is always set explicitly.
         headless: Do not open a browser window.
         config: persona-kg TOML config file passed to the script (``-- --config FILE``).
     """
@@ -33,8 +38,7 @@ def streamlit_command(
            "--client.toolbarMode", "minimal"]
     if port is not None:
         cmd += ["--server.port", str(int(port))]
-    if address is not None:
-        cmd += ["--server.address", address]
+    cmd += ["--server.address", address or DEFAULT_ADDRESS]
     if headless:
         cmd += ["--server.headless", "true"]
     if config is not None:
@@ -58,7 +62,7 @@ def launch(
     Args:
         store: Store URI (``embedded:PATH``, ``bolt://…``); None keeps the configured one.
         port: TCP port (default 8501).
-        address: Address to bind, e.g. ``127.0.0.1``.
+        address: Address to bind (default :data:`DEFAULT_ADDRESS`, 127.0.0.1).
         headless: Do not open a browser window.
         config: persona-kg TOML config file.
 

@@ -2,9 +2,12 @@
 
 Serve it with ``persona app`` (:func:`persona.app.launch`), or ``streamlit run app/explorer.py`` with
 ``-- --config FILE`` for a persona-kg config file. The store URI comes from ``PERSONA_STORE`` (or the
-config file, or the sidebar); ``?user=ID`` in the address opens that user.
+config file), fixed by the operator at launch: a visitor can switch only between the stores the
+operator listed (``[app] stores`` / ``PERSONA_APP__STORES``), never type one in, so the server's Neo4j
+credentials are never sent to a host a visitor chooses. ``?user=ID`` in the address opens that user.
 
-The page only reads: an embedded store is opened read-only, Neo4j reads run in read transactions.
+The page only reads: stores are opened read-only (see :func:`persona.kgstore.open_store`: every
+statement's plan is checked, writes are refused on both backends).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from persona.app import (
     session_rows,
     summary_source_label,
 )
-from persona.kgstore import StoreError, open_store
+from persona.kgstore import StoreError, mask_uri, open_store
 
 from persona.config import Settings, load_settings
 
@@ -281,6 +284,25 @@ def _user_page(data: ExplorerData, user: str, has_recs: bool, has_attrs: bool, u
             st.error(f"could not read the recommendations: {e}")
 
 
+def store_choices(settings: Settings) -> list[str]:
+    """The stores a visitor may pick: the launch store, then the operator's ``[app] stores`` list."""
+    out: list[str] = []
+    for uri in [settings.store, *settings.app.stores]:
+        if uri and uri not in out:
+            out.append(uri)
+    return out
+
+
+def _pick_store(settings: Settings) -> str | None:
+    choices = store_choices(settings)
+    if len(choices) <= 1:
+        if choices:
+            st.sidebar.caption(f"store: {mask_uri(choices[0])}")
+        return choices[0] if choices else None
+    return st.sidebar.selectbox("Store", choices, format_func=mask_uri, key="store_choice",
+                                help="The stores the operator configured ([app] stores).")
+
+
 def main() -> None:
     """Draw the page."""
     st.set_page_config(page_title="persona-kg explorer", page_icon="🧭", layout="wide")
@@ -290,23 +312,22 @@ def main() -> None:
         st.error(f"cannot read the configuration: {e}")
         return
     st.sidebar.header("persona-kg explorer")
-    uri = st.sidebar.text_input("Store URI", value=settings.store, key="store_uri",
-                                help="embedded:PATH (LadybugDB) or bolt://host:port (Neo4j)").strip()
+    uri = _pick_store(settings)
     if not uri:
-        st.info("Enter a store URI in the sidebar, e.g. embedded:persona.db")
+        st.info("No store is configured: start the explorer with `persona app --store URI`.")
         return
     try:
         data = _open(uri, settings.neo4j.user, settings.neo4j.password.get_secret_value(), settings.neo4j.database)
         overview = data.overview()
     except StoreError as e:
-        st.error(f"Cannot reach the store {uri}.\n\n{e}")
-        st.caption("Check the URI in the sidebar (or PERSONA_STORE); an embedded store must exist "
+        st.error(f"Cannot reach the store {mask_uri(uri)}.\n\n{e}")
+        st.caption("Check the URI given to `persona app --store` (or PERSONA_STORE); an embedded store must exist "
                    "(`persona ingest …`) and not be held by a running `persona` command; a Neo4j "
                    "server must be running (`scripts/neo4j.sh start`).")
         return
     st.sidebar.caption(" · ".join(f"{k} {v:,}" for k, v in overview.nodes.items() if k in ("User", "Item")))
     if overview.users == 0:
-        st.info(f"The store {uri} holds no users yet. Load data with `persona ingest …`, then `persona train`.")
+        st.info(f"The store {mask_uri(uri)} holds no users yet. Load data with `persona ingest …`, then `persona train`.")
         return
     user = _pick_user(data)
     if user is not None:

@@ -8,13 +8,15 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from persona.errors import PersonaError
+
 from .frames import GraphFrames
 
 #: Progress callback: (description, rows done, rows total).
 Progress = Callable[[str, int, int], None]
 
 
-class StoreError(RuntimeError):
+class StoreError(PersonaError, RuntimeError):
     """A store could not be opened or a statement failed; the message says what to do."""
 
 

@@ -412,7 +412,7 @@ class EmbeddedStore:
         types = REL_TYPES[rf.type].props
         for p in values:  # a null keeps the stored value, as on Neo4j
             todo = todo.assign(**{p: todo[p].where(todo[p].map(_present), todo[p + "__old"])})
-        upd = _arrow(
+        upd = _arrow(  # noqa: F841 (LOAD FROM upd scans this local)
             todo[[*keys, *values]].rename(columns={p: f"v_{p}" for p in keys[2:] + values}),
             {"src": "STRING", "dst": "STRING", **{f"v_{p}": types[p] for p in keys[2:] + values}},
         )

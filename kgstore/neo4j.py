@@ -137,7 +137,7 @@ class Neo4jStore:
         if isinstance(e, (nx.ServiceUnavailable, nx.SessionExpired, OSError)):
             return StoreError(
                 f"cannot reach Neo4j at {self.uri} ({type(e).__name__}: {' '.join(str(e).split())}); "
-                "start a local server with `scripts/neo4j.sh start` or set NEO4J_URI to a running one"
+                "start a local server with `scripts/neo4j.sh start` or pass --store bolt://HOST:PORT of a running one"
             )
         if isinstance(e, nx.Neo4jError):
             code = e.code or ""

@@ -26,6 +26,7 @@ from sklearn.metrics import f1_score, normalized_mutual_info_score
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
+from persona.errors import ModelError
 from persona.kgstore.queries import load as load_query
 
 
@@ -66,7 +67,7 @@ def mean_item_text(store: Any, user_ids: Sequence[str]) -> np.ndarray:
     items = _frame(store, "export_items")
     x, _ = embeddings_from_column(items["text_emb"])
     if x is None:
-        raise ValueError("items have no text_emb; run `persona train personas` (text encoding) first")
+        raise ModelError("items have no text_emb; run `persona train personas` (text encoding) first")
     idx = pd.Index(items["id"].astype(str))
     r = _frame(store, "export_rated_train")
     u = pd.Index([str(v) for v in user_ids]).get_indexer(r["src"].astype(str))

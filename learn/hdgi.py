@@ -48,7 +48,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import pickle
 import time
 from collections.abc import Callable, Sequence
@@ -62,6 +61,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import DeepGraphInfomax, GATConv
+
+from persona.errors import atomic_save
 
 from .metapaths import MetaPath, MetaPathBuilder, _binary_csr, parse_metapath, resolve_metapaths
 
@@ -583,9 +584,7 @@ class PersonaModel:
             "beta": self.beta.cpu(),
             "graph": graph,
         }
-        tmp = path.with_suffix(".tmp")
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
+        atomic_save(torch.save, blob, path)
         return path
 
     @classmethod
@@ -766,9 +765,7 @@ def _train(
             "batch_rng": gen.get_state(),
             "cuda_rng": torch.cuda.get_rng_state(device) if device.startswith("cuda") else None,
         }
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save(blob, tmp)
-        os.replace(tmp, ckpt)
+        atomic_save(torch.save, blob, ckpt)
 
     stopped = state["bad_epochs"] >= settings.patience
     epoch_times: list[float] = []

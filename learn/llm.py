@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 from typing_extensions import Self
 
+from persona.errors import PersonaError
+
 #: Table 2, "User Preference" prompt; ``<History>`` is replaced by the chronological history.
 USER_PREFERENCE_PROMPT = (
     "Based on the titles and features of the items the user has interacted with in chronological order, "
@@ -63,7 +65,7 @@ _DOMAIN_NOUNS = {
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
 
-class LLMError(RuntimeError):
+class LLMError(PersonaError, RuntimeError):
     """The endpoint refused or failed a request after all retries; the message says which and why."""
 
 

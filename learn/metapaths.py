@@ -41,6 +41,8 @@ from scipy import sparse
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from persona.errors import ConfigError
+
 # torch marks CSR tensors "beta" and warns on every construction; the operations used here are stable.
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
@@ -90,7 +92,7 @@ def parse_metapath(text: str) -> MetaPath:
     """
     tokens = [t.strip() for t in text.strip().split("-")]
     if len(tokens) < 2:
-        raise ValueError(f"meta-path {text!r}: expected at least two labels joined by '-', e.g. 'U-I-U'")
+        raise ConfigError(f"meta-path {text!r}: expected at least two labels joined by '-', e.g. 'U-I-U'")
     types: list[str] = []
     brackets: list[frozenset[str] | None] = []
     for tok in tokens:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from persona.errors import ConfigError
 from persona.kgstore.queries import load as load_query
 
 from .llm import LLMClient, extractive_user_summary, item_description_prompt, user_preference_prompt
@@ -119,7 +120,7 @@ def describe_items(
         ValueError: no endpoint configured.
     """
     if not settings.llm.url:
-        raise ValueError(
+        raise ConfigError(
             "no LLM endpoint configured ([llm] url / PERSONA_LLM__URL); item descriptions need one"
         )
     items = _frame(store, "export_item_text")

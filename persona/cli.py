@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
+import re
 import sys
 
 # Spinning OpenMP workers steal the second core from everything else on small machines (measured ~10×
@@ -15,20 +18,73 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from persona import workflows
+from persona import __version__, workflows
 from persona._ui import console, err_console, progress_bar, table
 from persona.config import Settings, load_settings
+from persona.errors import ConfigError, PersonaError, is_disk_full
 
-app = typer.Typer(
+
+class _Typer(typer.Typer):
+    """A Typer whose commands turn every :class:`PersonaError` into one line on stderr and exit 2.
+
+    Anything else is a bug and keeps its traceback. A full disk (``ENOSPC`` from any library) is named as
+    such; files are written atomically (:func:`persona.errors.atomic_save`), so nothing partial stays.
+    """
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        return _guarded(super().command(*args, **kwargs))
+
+    def callback(self, *args: Any, **kwargs: Any) -> Any:
+        return _guarded(super().callback(*args, **kwargs))
+
+
+def _guarded(register: Any) -> Any:
+    def wrap(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except PersonaError as e:
+                _fail(str(e))
+            except (OSError, RuntimeError) as e:
+                if is_disk_full(e):
+                    _fail(f"disk full: {e}; free space and re-run")
+                raise
+
+        register(run)
+        return fn
+
+    return wrap
+
+
+app = _Typer(
     name="persona",
     help="Persona-driven, knowledge-graph-backed session recommendation.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-ingest_app = typer.Typer(help="Load a source into the graph store.", no_args_is_help=True)
-enrich_app = typer.Typer(help="Add external knowledge to items already in the store.", no_args_is_help=True)
-train_app = typer.Typer(help="Learn personas and train the recommender (the whole pipeline without a subcommand).")
+ingest_app = _Typer(help="Load a source into the graph store.", no_args_is_help=True)
+enrich_app = _Typer(help="Add external knowledge to items already in the store.", no_args_is_help=True)
+train_app = _Typer(help="Learn personas and train the recommender (the whole pipeline without a subcommand).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"persona-kg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+) -> None:
+    """Persona-driven, knowledge-graph-backed session recommendation."""
+
+
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(train_app, name="train")
 app.add_typer(enrich_app, name="enrich")
@@ -39,22 +95,36 @@ StoreOpt = Annotated[
 ]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config file (default ./persona.toml if present).")]
 RdfOpt = Annotated[list[Path], typer.Option("--rdf", help="RDF file (N-Triples, Turtle, RDF/XML; .gz ok). Repeatable.")]
-HopsOpt = Annotated[Optional[int], typer.Option("--hops", help="Keep RDF triples within this many hops of a linked item.")]
-KCoreOpt = Annotated[Optional[int], typer.Option("--k-core", help="Keep users and items with ≥ k interactions (paper: 5).")]
+HopsOpt = Annotated[Optional[int], typer.Option("--hops", min=1, help="Keep RDF triples within this many hops of a linked item (default 1, or [ingest] hops).")]
+KCoreOpt = Annotated[Optional[int], typer.Option("--k-core", min=0, help="Keep users and items with ≥ k interactions (paper: 5; default 0 = off, or [ingest] k_core).")]
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Skip bad records (counted, written to --rejects) instead of failing.")]
 RejectsOpt = Annotated[Optional[Path], typer.Option("--rejects", help="Where --skip-invalid writes rejected records (JSON lines).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
 def _settings(store: str | None, config: Path | None, **extra: Any) -> Settings:
-    try:
-        return load_settings(config, store=store, **extra)
-    except (FileNotFoundError, ValueError) as e:
-        _fail(str(e))
+    from persona.kgstore import parse_uri
+
+    s = load_settings(config, store=store, **extra)
+    parse_uri(s.store)  # a typo in the URI is refused before anything is opened or created
+    return s
 
 
-def _fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+_URI_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*):[^@\s/]*@")
+
+
+def mask_secrets(message: str) -> str:
+    """``message`` with URI passwords and the configured Neo4j password replaced by ``***``."""
+    out = _URI_CREDENTIALS.sub(r"\1:***@", message)
+    for secret in {os.environ.get("NEO4J_PASSWORD", ""), os.environ.get("PERSONA_NEO4J__PASSWORD", "")}:
+        if len(secret) >= 4:
+            out = out.replace(secret, "***")
+    return out
+
+
+def _fail(message: str, code: int = 2) -> None:
+    """Print one error line (secrets masked) and exit with ``code`` (2: a failure the user can fix)."""
+    err_console.print(f"[bold red]error:[/] {escape(mask_secrets(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -66,14 +136,12 @@ def _run_ingest(settings: Settings, parse: Any, quiet: bool, source: str) -> Non
     try:
         with progress_bar(quiet) as progress:
             report = workflows.load_frames(settings, parse, progress=progress)
-    except InputError as e:
-        _fail(f"{e}\nnothing was written to {settings.store}", 2)
-    except (FileNotFoundError, ValueError) as e:
-        _fail(f"{e}\nnothing was written to {settings.store}", 2)
-    except FetchError as e:
-        _fail(f"{e}\nnothing was written to {settings.store}", 2)
-    except StoreError as e:
+    except (InputError, FetchError, ConfigError) as e:
+        _fail(f"{e}\nnothing was written to {settings.store}")
+    except workflows.LoadInterrupted as e:
         _fail(f"{e}\nre-run the same command to resume: existing rows are not written twice")
+    except StoreError as e:
+        _fail(f"{e}\nnothing was written to {settings.store}")
     rows = [
         {"kind": kind, "name": name, "parsed": report.parsed.get(name, 0), "written": report.written.get(name, 0), "in store": n}
         for kind in ("nodes", "rels")
@@ -105,7 +173,7 @@ def ingest_movielens(
     _run_ingest(
         s,
         lambda: read_movielens(
-            directory, link=link, rdf=tuple(rdf), hops=hops or s.ingest.hops, k_core=k_core if k_core is not None else s.ingest.k_core,
+            directory, link=link, rdf=tuple(rdf), hops=hops if hops is not None else s.ingest.hops, k_core=k_core if k_core is not None else s.ingest.k_core,
             skip_invalid=skip_invalid, rejects=rejects,
         ),
         quiet,
@@ -135,7 +203,7 @@ def ingest_amazon(
     _run_ingest(
         s,
         lambda: read_amazon(
-            reviews, meta, rdf=tuple(rdf), link=link, hops=hops or s.ingest.hops,
+            reviews, meta, rdf=tuple(rdf), link=link, hops=hops if hops is not None else s.ingest.hops,
             k_core=k_core if k_core is not None else s.ingest.k_core, skip_invalid=skip_invalid, rejects=rejects, domain=domain,
         ),
         quiet,
@@ -163,7 +231,7 @@ def ingest_atomic(
     _run_ingest(
         s,
         lambda: read_atomic(
-            prefix, rdf=tuple(rdf), hops=hops or s.ingest.hops, k_core=k_core if k_core is not None else s.ingest.k_core,
+            prefix, rdf=tuple(rdf), hops=hops if hops is not None else s.ingest.hops, k_core=k_core if k_core is not None else s.ingest.k_core,
             skip_invalid=skip_invalid, rejects=rejects, domain=domain,
         ),
         quiet,
@@ -173,9 +241,9 @@ def ingest_atomic(
 
 @ingest_app.command("demo")
 def ingest_demo(
-    users: Annotated[int, typer.Option("--users", help="Number of users.")] = 1000,
-    items: Annotated[int, typer.Option("--items", help="Number of items.")] = 600,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    users: Annotated[int, typer.Option("--users", min=10, help="Number of users.")] = 1000,
+    items: Annotated[int, typer.Option("--items", min=10, help="Number of items.")] = 600,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
     store: StoreOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
@@ -191,8 +259,8 @@ def ingest_demo(
 def enrich_dbpedia(
     endpoint: Annotated[str, typer.Option("--endpoint", help="SPARQL endpoint.")] = "https://dbpedia.org/sparql",
     predicates: Annotated[list[str], typer.Option("--predicates", help="Predicate IRIs to fetch (default: the schema's table).")] = [],
-    batch: Annotated[int, typer.Option("--batch", help="Items per SPARQL query.")] = 50,
-    rate_limit: Annotated[float, typer.Option("--rate-limit", help="Seconds between queries.")] = 1.0,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Items per SPARQL query.")] = 50,
+    rate_limit: Annotated[float, typer.Option("--rate-limit", min=0.0, help="Seconds between queries.")] = 1.0,
     offline: Annotated[bool, typer.Option("--offline", help="Replay the on-disk cache only; never contact the endpoint.")] = False,
     store: StoreOpt = None,
     config: ConfigOpt = None,
@@ -222,6 +290,9 @@ DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="'cpu', 'cuda
 def _train_settings(store: str | None, config: Path | None, device: str | None, **rec: Any) -> Settings:
     s = _settings(store, config)
     if device:
+        from persona.rec._torch import resolve_device
+
+        resolve_device(device)  # one clear line, before any work, when CUDA is not there
         s.text.device = s.rec.device = s.hdgi.device = device
     upd = {k: v for k, v in rec.items() if v is not None}
     if upd:
@@ -238,8 +309,8 @@ def train_cmd(
     ctx: typer.Context,
     user_emb: Annotated[Optional[str], typer.Option("--user-emb", help="Retriever user embedding: none | random | llm | kg.")] = None,
     item_emb: Annotated[Optional[str], typer.Option("--item-emb", help="Retriever item embedding: random | text.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed of the recommender.")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="SASRec epochs: the length of the cosine schedule (early stopping may end sooner).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Random seed of the recommender.")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="SASRec epochs: the length of the cosine schedule (early stopping may end sooner).")] = None,
     skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
     device: DeviceOpt = None,
     store: StoreOpt = None,
@@ -256,11 +327,8 @@ def train_cmd(
     if item_emb not in (None, "random", "text"):
         _fail(f"--item-emb {item_emb!r}: expected random or text")
     s = _train_settings(store, config, device, user_emb=user_emb, item_emb=item_emb, epochs=epochs)
-    try:
-        with progress_bar(quiet) as progress:
-            rep = train(s, skip_personas=skip_personas, seed=seed, progress=progress, log=_status)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        _fail(str(e))
+    with progress_bar(quiet) as progress:
+        rep = train(s, skip_personas=skip_personas, seed=seed, progress=progress, log=_status)
     _print_metrics(f"test metrics (full ranking) — run {rep.run_id}", rep.metrics)
     console.print(table("run", {**{k: round(v, 1) for k, v in rep.timings.items()}, **rep.written, "run dir": str(rep.run_dir)}))
 
@@ -274,7 +342,7 @@ def _print_metrics(title: str, metrics: dict[str, dict[str, float]]) -> None:
 @train_app.command("personas")
 def train_personas_cmd(
     device: DeviceOpt = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum HDGI epochs.")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Maximum HDGI epochs.")] = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
@@ -285,11 +353,8 @@ def train_personas_cmd(
     s = _train_settings(store, config, device)
     if epochs:
         s.hdgi = s.hdgi.model_copy(update={"epochs": epochs})
-    try:
-        with progress_bar(quiet) as progress, workflows.connect(s) as st:
-            res = train_personas(st, s, workdir=Path(s.workdir), progress=progress, log=_status)
-    except (ValueError, KeyError) as e:
-        _fail(str(e))
+    with progress_bar(quiet) as progress, workflows.connect(s) as st:
+        res = train_personas(st, s, workdir=Path(s.workdir), progress=progress, log=_status)
     console.print(table(f"personas — run {res.run_id}", {
         "users": len(res.user_ids), "dimension": int(res.personas.shape[1]), "epochs": len(res.losses),
         "final loss": float(res.losses[-1]) if res.losses else None,
@@ -301,10 +366,10 @@ def train_personas_cmd(
 
 @app.command("experiment")
 def experiment_cmd(
-    seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (0..N-1); mean ± std over them.")] = 5,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds (0..N-1); mean ± std over them.")] = 5,
     out: Annotated[Path, typer.Option("--out", help="Output folder for results.csv/.md/.png.")] = Path("runs/table3"),
     skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="SASRec epochs per model: the length of the cosine schedule (early stopping may end sooner).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="SASRec epochs per model: the length of the cosine schedule (early stopping may end sooner).")] = None,
     variants: Annotated[
         Optional[str],
         typer.Option(
@@ -321,17 +386,11 @@ def experiment_cmd(
     """Reproduce the paper's Table 3 on the store's data: five retriever rows, reranking, mean ± std."""
     from persona.pipeline import experiment, parse_variants
 
-    try:
-        rows = parse_variants(variants) if variants else None
-    except ValueError as e:
-        _fail(str(e), 2)
+    rows = parse_variants(variants) if variants else None
     s = _train_settings(store, config, device, epochs=epochs)
-    try:
-        with progress_bar(quiet) as progress:
-            summary_md = experiment(s, seeds=list(range(seeds)), out_dir=out, skip_personas=skip_personas,
-                                    variants=rows, progress=progress, log=_status)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        _fail(str(e))
+    with progress_bar(quiet) as progress:
+        summary_md = experiment(s, seeds=list(range(seeds)), out_dir=out, skip_personas=skip_personas,
+                                variants=rows, progress=progress, log=_status)
     console.print(summary_md)
     console.print(f"written: {out}/results.csv, results.md, results.png")
 
@@ -340,7 +399,7 @@ def experiment_cmd(
 def recommend_cmd(
     user: Annotated[Optional[str], typer.Option("--user", "-u", help="A known user id.")] = None,
     items: Annotated[Optional[str], typer.Option("--items", help="An anonymous session: item ids, comma-separated, oldest first.")] = None,
-    k: Annotated[int, typer.Option("--k", help="How many items.")] = 10,
+    k: Annotated[int, typer.Option("--top-k", "-k", "--k", min=1, max=100, help="How many items (1–100: the retriever's candidate count).")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     store: StoreOpt = None,
     config: ConfigOpt = None,
@@ -351,18 +410,17 @@ def recommend_cmd(
     if (user is None) == (items is None):
         _fail("give exactly one of --user ID or --items ID,ID,…")
     s = _settings(store, config)
-    try:
-        if user is not None:
-            recs = pipeline.recommend_user(s, user, k=k)
-            title = f"top {k} for user {user}"
-        else:
-            ids = [i.strip() for i in items.split(",") if i.strip()]  # type: ignore[union-attr]
-            recs = pipeline.recommend_session(s, ids, k=k)
-            title = f"top {k} after session {', '.join(ids)}"
-    except (KeyError, FileNotFoundError, ValueError) as e:
-        _fail(str(e).strip('"'))
+    if user is not None:
+        recs = pipeline.recommend_user(s, user, k=k)
+        title = f"top {len(recs)} for user {user}"
+    else:
+        ids = [i.strip() for i in items.split(",") if i.strip()]  # type: ignore[union-attr]
+        if not ids:
+            _fail("--items: no item ids given (expected ID,ID,…)")
+        recs = pipeline.recommend_session(s, ids, k=k)
+        title = f"top {len(recs)} after session {', '.join(ids)}"
     if as_json:
-        print(recs.to_json(orient="records", indent=2))
+        print(dumps_json(recs.to_dict("records")))
     else:
         console.print(table(title, recs.to_dict("records")))
 
@@ -374,15 +432,13 @@ def stats_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Node counts per label and relationship counts per type."""
-    from persona.kgstore import StoreError
-
     s = _settings(store, config)
-    try:
-        counts = workflows.stats(s)
-    except StoreError as e:
-        _fail(str(e))
+    counts = workflows.stats(s)
     if as_json:
-        print(json.dumps(counts, indent=2))
+        print(dumps_json(counts))
+        return
+    if not counts["nodes"] and not counts["rels"]:
+        console.print(f"{s.store} is empty: load data with `persona ingest …`")
         return
     console.print(table(f"nodes in {s.store}", counts["nodes"]))
     console.print(table(f"relationships in {s.store}", counts["rels"]))
@@ -398,16 +454,11 @@ def cypher_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Run Cypher on the graph: read-only unless --write."""
-    from persona.kgstore import StoreError
-
     s = _settings(store, config)
-    try:
-        params = dict(workflows.parse_param(p) for p in param)
-        rows = workflows.cypher(s, query, params, write=write)
-    except (StoreError, ValueError) as e:
-        _fail(str(e))
+    params = dict(workflows.parse_param(p) for p in param)
+    rows = workflows.cypher(s, query, params, write=write)
     if as_json:
-        print(json.dumps(rows, indent=2, default=_json_default))
+        print(dumps_json(rows))
     elif rows:
         console.print(table(f"{len(rows)} row(s)", rows))
     else:
@@ -416,19 +467,53 @@ def cypher_cmd(
 
 @app.command("app")
 def app_cmd(
-    port: Annotated[Optional[int], typer.Option("--port", help="Port (default 8501).")] = None,
-    address: Annotated[Optional[str], typer.Option("--address", help="Address to bind (default 127.0.0.1 via Streamlit's config).")] = None,
+    port: Annotated[Optional[int], typer.Option("--port", "-p", min=1, max=65535, help="Port (default 8501, or [app] port).")] = None,
+    host: Annotated[
+        Optional[str],
+        typer.Option("--host", "--address", help="Address to bind (default 127.0.0.1: this machine only; "
+                     "0.0.0.0 exposes the page, which shows user histories, to the network)."),
+    ] = None,
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
     store: StoreOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Open the Streamlit explorer: a user's persona neighbourhood beside their recommendations."""
+    """Open the Streamlit explorer: a user's persona neighbourhood beside their recommendations.
+
+    The store is fixed here (--store, PERSONA_STORE or the config file); visitors can only switch
+    between the stores listed in [app] stores.
+    """
     from persona.app import launch
 
+    s = _settings(store, config)
     try:
-        launch(store, port, address=address, headless=headless, config=config)
+        launch(s.store, port or s.app.port, address=host or s.app.host, headless=headless, config=config)
     except RuntimeError as e:
         _fail(str(e))
+
+
+def _strict(o: Any) -> Any:
+    """Make ``o`` strict-JSON-able: NaN and ±inf become null (JSON has no such numbers)."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {str(k): _strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_strict(v) for v in o]
+    try:
+        import numpy as np
+
+        if isinstance(o, np.ndarray):
+            return _strict(o.tolist())
+        if isinstance(o, np.generic):
+            return _strict(o.item())
+    except ImportError:  # pragma: no cover
+        pass
+    return o
+
+
+def dumps_json(o: Any) -> str:
+    """Strict JSON (RFC 8259: no NaN/Infinity), indented; the same types from both stores."""
+    return json.dumps(_strict(o), indent=2, default=_json_default, allow_nan=False, ensure_ascii=False)
 
 
 def _json_default(o: Any) -> Any:

@@ -11,8 +11,10 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from persona.errors import ConfigError
 
 
 class Neo4jSettings(BaseModel):
@@ -32,6 +34,18 @@ class IngestSettings(BaseModel):
     predicates: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Extra RDF predicate rules: IRI -> [RELATIONSHIP_TYPE, TargetLabel].",
+    )
+    # Plausibility ranges for parsed values; the same defaults as persona.ingest._values. A value outside
+    # is a bad record (an error, or skipped with --skip-invalid).
+    rating_min: float = Field(
+        0.0, description="Lowest accepted rating (ML-100K and Amazon use 1-5, Amazon-KG 1); ratings must be finite."
+    )
+    rating_max: float = Field(10.0, description="Highest accepted rating.")
+    ts_min: int = Field(0, description="Earliest accepted interaction time, Unix seconds (0 = 1970-01-01).")
+    ts_max: int = Field(
+        4_102_444_800,
+        description="Latest accepted interaction time, Unix seconds (4102444800 = 2100-01-01); "
+        "millisecond timestamps fall outside and are reported as such.",
     )
 
 
@@ -116,6 +130,18 @@ class RecSettings(BaseModel):
     device: str = Field("cpu", description="'cpu', 'cuda' or 'cuda:N'.")
 
 
+class AppSettings(BaseModel):
+    """The explorer (``persona app``)."""
+
+    stores: list[str] = Field(
+        default_factory=list,
+        description="Further store URIs a visitor may switch to (the launch store is always offered); "
+        "visitors can never type a URI, so the server's credentials only go to hosts listed here.",
+    )
+    host: str = Field("127.0.0.1", description="Address the explorer binds; 0.0.0.0 exposes it to the network.")
+    port: int = Field(8501, ge=1, le=65535, description="Explorer port.")
+
+
 class Settings(BaseSettings):
     """Everything persona-kg reads; see each field's description."""
 
@@ -129,6 +155,25 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     hdgi: HDGISettings = Field(default_factory=HDGISettings)
     rec: RecSettings = Field(default_factory=RecSettings)
+    app: AppSettings = Field(default_factory=AppSettings)
+
+
+#: Settings whose values never appear in messages.
+_SECRET_FIELDS = ("password",)
+
+
+def _validation_message(source: object, err: ValidationError) -> str:
+    """One line per problem, naming the field and what was expected; secret values never shown."""
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        msg = e["msg"]
+        if not any(f in loc for f in _SECRET_FIELDS):
+            value = e.get("input")
+            if isinstance(value, (str, int, float, bool)) and len(repr(value)) <= 60:
+                msg += f" (got {value!r})"
+        parts.append(f"{loc}: {msg}")
+    return f"{source}: invalid settings: " + "; ".join(parts)
 
 
 def load_settings(path: Path | None = None, **overrides: object) -> Settings:
@@ -140,14 +185,20 @@ def load_settings(path: Path | None = None, **overrides: object) -> Settings:
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: config file not found") from None
+            raise ConfigError(f"{path}: config file not found") from None
         except tomllib.TOMLDecodeError as e:
-            raise ValueError(f"{path}: not valid TOML ({e})") from None
+            raise ConfigError(f"{path}: not valid TOML ({e})") from None
     # environment beats file: BaseSettings gives init kwargs priority, so merge env over file by hand
-    env = Settings().model_dump(exclude_unset=True)
+    try:
+        env = Settings().model_dump(exclude_unset=True)
+    except ValidationError as e:
+        raise ConfigError(_validation_message("environment (PERSONA_*)", e)) from None
     merged = _deep_merge(data, env)
     merged = _deep_merge(merged, {k: v for k, v in overrides.items() if v is not None})
-    s = Settings.model_validate(merged)
+    try:
+        s = Settings.model_validate(merged)
+    except ValidationError as e:
+        raise ConfigError(_validation_message(path or "settings", e)) from None
     if os.environ.get("NEO4J_USER"):
         s.neo4j.user = os.environ["NEO4J_USER"]
     if os.environ.get("NEO4J_PASSWORD"):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from persona.config import Settings
+from persona.errors import ConfigError, ModelError, NotFoundError
 from persona.kgstore import GraphFrames, GraphStore, Progress
 from persona.workflows import connect
 
@@ -45,7 +46,7 @@ def interactions_frame(store: GraphStore) -> pd.DataFrame:
     """All RATED edges as ``user, item, pos, split, ts`` (the split decides what models may see)."""
     df = store.frame(_q(store, "rec_interactions"))
     if df.empty:
-        raise ValueError(f"{store.uri}: no RATED interactions; run `persona ingest …` first")
+        raise ModelError(f"{store.uri}: no RATED interactions; run `persona ingest …` first")
     return df
 
 
@@ -63,7 +64,7 @@ def load_interactions(store: GraphStore, settings: Settings) -> Any:
     gap = settings.rec.session_gap_s
     if gap:
         if df["ts"].isna().any():
-            raise ValueError(f"{store.uri}: rec.session_gap_s needs timestamps, and some interactions have none")
+            raise ConfigError(f"{store.uri}: rec.session_gap_s needs timestamps, and some interactions have none")
         return Interactions.from_frame(split_sessions(df, gap), session_col="session", source=store.uri)
     return Interactions.from_frame(df, source=store.uri)
 
@@ -79,7 +80,7 @@ def user_vectors(store: GraphStore, settings: Settings, variant: str, log: Log =
     if variant == "kg":
         vecs = vectors(store, "rec_user_personas")
         if not vecs:
-            raise ValueError("no personas in the store; run `persona train personas` first")
+            raise ModelError("no personas in the store; run `persona train personas` first")
         return vecs
     if variant == "llm":
         from persona.learn.summaries import user_summary_vectors
@@ -132,7 +133,7 @@ def train(
         inter = load_interactions(store, settings)
         item_text = vectors(store, "rec_item_vectors") if rs.item_emb == "text" else None
         if rs.item_emb == "text" and not item_text:
-            raise ValueError("no item text embeddings in the store; run `persona train personas` first")
+            raise ModelError("no item text embeddings in the store; run `persona train personas` first")
         uvecs = user_vectors(store, settings, rs.user_emb, log)
         timings["load_s"] = time.perf_counter() - t0
 
@@ -178,7 +179,7 @@ def _latest_run(settings: Settings) -> Path:
     runs = Path(settings.workdir) / "runs"
     latest = runs / "latest"
     if not latest.is_file():
-        raise FileNotFoundError(f"no trained run under {runs}; run `persona train` first")
+        raise ModelError(f"no trained run under {runs}; run `persona train` first")
     return runs / latest.read_text().strip()
 
 
@@ -201,7 +202,7 @@ def recommend_user(settings: Settings, user: str, *, k: int = 10) -> pd.DataFram
     two = load_recommender(settings)
     inter = two.retriever.interactions
     if user not in inter.user_index:
-        raise KeyError(f"unknown user {user!r}: not in the trained run (users look like {inter.users[0]!r})")
+        raise NotFoundError(f"unknown user {user!r}: not in the trained run (users look like {inter.users[0]!r})")
     recs = two.recommend([user], k=k, history="all")
     with connect(settings, read_only=True) as store:
         titles = _titles(store, recs["item"].tolist())
@@ -215,7 +216,7 @@ def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -
     inter = two.retriever.interactions
     unknown = [i for i in item_ids if i not in inter.item_index]
     if unknown:
-        raise KeyError(f"unknown item(s) {unknown}: not in the trained catalogue (items look like {inter.items[0]!r})")
+        raise NotFoundError(f"unknown item(s) {unknown}: not in the trained catalogue (items look like {inter.items[0]!r})")
     vec = None
     if two.retriever.settings.user_emb == "kg":
         from persona.learn.personas import infer_persona
@@ -241,14 +242,14 @@ def parse_variants(text: str) -> list[tuple[str, str]]:
             continue
         ue, sep, ie = part.partition("/")
         if not sep or ue not in users or ie not in items:
-            raise ValueError(
+            raise ConfigError(
                 f"--variants: {part!r} is not USER/ITEM with USER one of {', '.join(users)} "
                 f"and ITEM one of {', '.join(items)} (e.g. none/random,kg/text)"
             )
         if (ue, ie) not in out:
             out.append((ue, ie))
     if not out:
-        raise ValueError("--variants: no USER/ITEM pair given")
+        raise ConfigError("--variants: no USER/ITEM pair given")
     return out
 
 

@@ -6,11 +6,11 @@ import json
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 from persona.config import Settings
-from persona.kgstore import GraphFrames, GraphStore, Progress, open_store, register_predicate
+from persona.errors import ConfigError
+from persona.kgstore import GraphFrames, GraphStore, Progress, StoreError, open_store, register_predicate
 
 
 @contextmanager
@@ -34,10 +34,17 @@ def connect(settings: Settings, *, read_only: bool = False, create: bool = False
         store.close()
 
 
+class LoadInterrupted(StoreError):
+    """A load stopped part-way (server gone, batch refused): running the same command again resumes it."""
+
+
 def apply_predicates(settings: Settings) -> None:
     """Register the config file's extra RDF predicate rules."""
     for iri, (rel, target) in settings.ingest.predicates.items():
-        register_predicate(iri, rel, target)
+        try:
+            register_predicate(iri, rel, target)
+        except ValueError as e:
+            raise ConfigError(f"[ingest.predicates] {iri!r}: {e}") from None
 
 
 @dataclass
@@ -59,7 +66,10 @@ def load_frames(
     frames.validate()
     with connect(settings, create=True) as store:
         store.init_schema()
-        written = store.load(frames, batch_size=settings.ingest.batch_size, progress=progress)
+        try:
+            written = store.load(frames, batch_size=settings.ingest.batch_size, progress=progress)
+        except StoreError as e:
+            raise LoadInterrupted(str(e)) from None
         counts = store.counts()
     return IngestReport(frames.counts(), written, counts, dict(frames.stats))
 
@@ -79,7 +89,7 @@ def cypher(settings: Settings, query: str, params: dict[str, Any], *, write: boo
 def parse_param(text: str) -> tuple[str, Any]:
     """``k=v`` → (k, v) with v parsed as JSON when it is valid JSON (numbers, lists), else a string."""
     if "=" not in text:
-        raise ValueError(f"--param {text!r}: expected NAME=VALUE")
+        raise ConfigError(f"--param {text!r}: expected NAME=VALUE")
     k, v = text.split("=", 1)
     try:
         return k, json.loads(v)

@@ -8,12 +8,18 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from persona.errors import ConfigError, ResourceError
+
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``'cpu'``, ``'cuda'``, ``'cuda:N'`` -> a device, with a clear error when CUDA is absent."""
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError(f"--device {device!r}: expected cpu, cuda or cuda:N ({e})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
+        raise ResourceError(f"--device {device}: CUDA is not available on this machine (torch {torch.__version__}, "
+                            f"built for CUDA {torch.version.cuda or 'none'}); use --device cpu")
     return dev
 
 

@@ -15,7 +15,6 @@ import copy
 import hashlib
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 from torch import Tensor
 
 from persona.config import RecSettings
+from persona.errors import ModelError, atomic_save
 
 from ._torch import isolated_rng, resolve_device, standardise
 from .evaluate import evaluate, ranks_for, seen_mask
@@ -444,9 +444,7 @@ class SASRecRecommender:
             "history": self.history,
             **state,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
+        atomic_save(torch.save, payload, path)
 
     def _resume(
         self, path: Path, fp: dict[str, Any], module: SASRec, opt: torch.optim.Optimizer, gen: torch.Generator
@@ -502,7 +500,7 @@ class SASRecRecommender:
             "best_epoch": self.best_epoch,
             "best_score": self.best_score,
         }
-        torch.save(payload, path)
+        atomic_save(torch.save, payload, path)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> SASRecRecommender:
@@ -511,7 +509,7 @@ class SASRecRecommender:
         try:
             p = torch.load(path, map_location=device, weights_only=True)
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: model file not found") from None
+            raise ModelError(f"{path}: model file not found; run `persona train` first") from None
         settings = RecSettings.model_validate({**p["settings"], "device": device})
         self = cls(settings)
         inter = Interactions(

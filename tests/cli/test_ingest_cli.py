@@ -82,7 +82,7 @@ def test_bad_input_is_refused_and_store_unchanged(store_uri: str, tmp_path: Path
 def test_cypher_is_read_only_unless_write(store_uri: str):
     assert invoke("ingest", "demo", "--users", "30", "--items", "40", "--store", store_uri, "--quiet").exit_code == 0
     res = runner.invoke(app, ["cypher", "MATCH (u:User) SET u.age = 1 RETURN count(u)", "--store", store_uri])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "--write" in res.output or "read" in res.output.lower()
     ok = invoke("cypher", "MATCH (u:User {id: $id}) SET u.age = $age RETURN u.age AS age", "--param", "id=U00001",
                 "--param", "age=41", "--write", "--json", "--store", store_uri)
@@ -98,4 +98,4 @@ def test_missing_file_and_unknown_store(tmp_path: Path):
     assert res.exit_code == 2
     assert "nope" in res.output
     res = runner.invoke(app, ["stats", "--store", f"embedded:{tmp_path / 'absent.db'}"])
-    assert res.exit_code == 1 and "no such embedded store" in res.output
+    assert res.exit_code == 2 and "no such embedded store" in res.output

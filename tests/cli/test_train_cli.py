@@ -50,7 +50,7 @@ def test_demo_train_recommend(store_uri: str, tmp_path: Path, monkeypatch: pytes
     sess = json.loads(out.stdout)
     assert len(sess) == 3 and not {"B000000001", "B000000002"} & {r["item"] for r in sess}
     bad = runner.invoke(app, ["recommend", "--user", "nobody", "-s", store_uri])
-    assert bad.exit_code == 1 and "unknown user" in bad.output
+    assert bad.exit_code == 2 and "unknown user" in bad.output
     # a second train replaces the run's RECOMMENDED edges instead of adding to them
     assert runner.invoke(app, ["train", "--skip-personas", "-s", store_uri, "-q"]).exit_code == 0
     assert cypher("MATCH ()-[r:RECOMMENDED]->() RETURN count(r) AS n, count(DISTINCT r.run) AS runs") == [{"n": 800, "runs": 1}]
