@@ -11,6 +11,7 @@ Each class also derives from the built-in exception it refines (``InputError`` i
 from __future__ import annotations
 
 import errno
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -40,16 +41,23 @@ class ResourceError(PersonaError, OSError):
 
 
 def atomic_save(save: Any, obj: Any, path: str | os.PathLike[str]) -> None:
-    """``save(obj, tmp)`` then rename over ``path``: a crash or a full disk never leaves a partial file.
+    """Write ``obj`` with ``save(obj, file)`` so that a crash or a full disk never leaves a partial file.
 
-    ``save`` is e.g. ``torch.save``. On failure the temporary file is removed; a full disk (``ENOSPC``,
-    or torch's ``enforce fail at inline_container.cc`` that wraps it) becomes a :class:`ResourceError`
-    naming the file, and ``path`` keeps its previous content.
+    ``save`` (e.g. ``torch.save``) serialises into memory first; the bytes then go to ``PATH.tmp`` with
+    plain file I/O, are fsynced and renamed over ``path``. Serialising first matters: torch's own file
+    writer reports a full disk as ``enforce fail at inline_container.cc … unexpected pos``, while
+    ``write(2)`` says ``ENOSPC``. On failure the temporary file is removed and ``path`` keeps its
+    previous content; a full disk becomes a :class:`ResourceError` naming the file.
     """
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
+    buf = io.BytesIO()
+    save(obj, buf)
     try:
-        save(obj, tmp)
+        with open(tmp, "wb") as fh:
+            fh.write(buf.getbuffer())
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as e:
         try:
