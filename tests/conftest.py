@@ -85,6 +85,18 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def store_uri_neo4j() -> str:
+    """The test Neo4j server's URI, emptied first (for tests that only make sense on a server)."""
+    from persona.kgstore import open_store
+
+    uri = _neo4j_uri()
+    s = open_store(uri)
+    s.clear()
+    s.close()
+    return uri
+
+
+@pytest.fixture
 def one_torch_thread():  # type: ignore[no-untyped-def]
     """Run the test with one torch thread (model tests are small; two threads only contend here)."""
     import torch
