@@ -12,6 +12,7 @@
 #   NEO4J_PORT [7687]  NEO4J_HOST [127.0.0.1]  NEO4J_HOME_DIR [<repo>/.neo4j]  NEO4J_PASSWORD [persona-kg]
 #   NEO4J_HEAP [2g]  NEO4J_PAGECACHE [512m]  NEO4J_TX_MAX [2g]  NEO4J_START_TIMEOUT [180]
 #   NEO4J_STOP_TIMEOUT [60]  JAVA [java]  MVN [mvn]
+#   NEO4J_LOAD_CSV [none]: what LOAD CSV may read — none, import (files under NEO4J_HOME_DIR/import) or any (also URLs)
 # Files under NEO4J_HOME_DIR: data/ (store, auth, debug logs), neo4j.pid, neo4j.log (launcher output).
 # The password of user "neo4j" is set from NEO4J_PASSWORD at every start.
 set -euo pipefail
