@@ -128,6 +128,12 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _ranges(s: Settings) -> dict[str, Any]:
+    """The plausibility ranges of ``[ingest]`` for the readers (ratings, timestamps)."""
+    ing = s.ingest
+    return {"rating_min": ing.rating_min, "rating_max": ing.rating_max, "ts_min": ing.ts_min, "ts_max": ing.ts_max}
+
+
 def _run_ingest(settings: Settings, parse: Any, quiet: bool, source: str) -> None:
     from persona.ingest import FetchError
     from persona.ingest.errors import InputError
@@ -174,7 +180,7 @@ def ingest_movielens(
         s,
         lambda: read_movielens(
             directory, link=link, rdf=tuple(rdf), hops=hops if hops is not None else s.ingest.hops, k_core=k_core if k_core is not None else s.ingest.k_core,
-            skip_invalid=skip_invalid, rejects=rejects,
+            skip_invalid=skip_invalid, rejects=rejects, **_ranges(s),
         ),
         quiet,
         "movielens",
@@ -204,7 +210,7 @@ def ingest_amazon(
         s,
         lambda: read_amazon(
             reviews, meta, rdf=tuple(rdf), link=link, hops=hops if hops is not None else s.ingest.hops,
-            k_core=k_core if k_core is not None else s.ingest.k_core, skip_invalid=skip_invalid, rejects=rejects, domain=domain,
+            k_core=k_core if k_core is not None else s.ingest.k_core, skip_invalid=skip_invalid, rejects=rejects, **_ranges(s), domain=domain,
         ),
         quiet,
         "amazon",
@@ -232,7 +238,7 @@ def ingest_atomic(
         s,
         lambda: read_atomic(
             prefix, rdf=tuple(rdf), hops=hops if hops is not None else s.ingest.hops, k_core=k_core if k_core is not None else s.ingest.k_core,
-            skip_invalid=skip_invalid, rejects=rejects, domain=domain,
+            skip_invalid=skip_invalid, rejects=rejects, **_ranges(s), domain=domain,
         ),
         quiet,
         "atomic",

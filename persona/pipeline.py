@@ -193,7 +193,7 @@ def load_recommender(settings: Settings) -> Any:
 
 
 def _titles(store: GraphStore, ids: list[str]) -> dict[str, str]:
-    rows = store.run(_q(store, "rec_item_titles"), {"ids": ids})
+    rows = store.run_named("rec_item_titles", {"ids": ids})
     return {r["id"]: r["title"] for r in rows}
 
 
