@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from os import PathLike
 from typing import Any
 
+from persona.errors import ConfigError
 from persona.kgstore.frames import GraphFrames
 
 from .errors import RecordPolicy
@@ -60,9 +61,9 @@ def attach_rdf(
     if not paths:
         return
     if not links:
-        raise ValueError(
-            "RDF files were given but no item is linked to an entity IRI: pass link= (a RecBole .link file "
-            "mapping item ids to IRIs) whose items are in the interactions"
+        raise ConfigError(
+            "RDF files were given but no item is linked to an entity IRI: pass --link FILE (a RecBole .link "
+            "file mapping item ids to IRIs) whose items are in the interactions"
         )
     index = index_files(paths, links, hops, policy)
     merge_frames(gf, frames_from_index(index, links, hops))

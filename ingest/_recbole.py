@@ -7,7 +7,7 @@ from os import PathLike
 from pathlib import Path
 
 from ._io import iter_lines
-from ._text import expand_entity
+from ._text import bad_iri_char, expand_entity
 from .errors import InputError, RecordPolicy, show
 
 RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
@@ -110,9 +110,21 @@ def read_link(path: str | PathLike[str], policy: RecordPolicy, *, tokens_ok: boo
         iri = expand_entity(f[ce])
         if iri is None and tokens_ok and f[ce].strip():
             iri = f[ce].strip()
-        if not item or iri is None:
-            got = "an empty item id" if not item else show(f[ce])
+        if not item.strip() or iri is None:
+            got = "an empty item id" if not item.strip() else show(f[ce])
             policy.bad(InputError(path, n, "an item id and an entity IRI (http://…) or res:NAME", got), text)
+            continue
+        bad = bad_iri_char(iri) if iri.startswith(("http://", "https://")) else None
+        if bad is not None:
+            policy.bad(
+                InputError(
+                    path,
+                    n,
+                    'an entity IRI without spaces, control characters, <, > or " (percent-encode them)',
+                    f"{show(f[ce])}, which contains {bad!r}",
+                ),
+                text,
+            )
             continue
         prev = out.get(item)
         if prev is not None and prev != iri:

@@ -110,6 +110,18 @@ def guess_domain(name: str, default: str = "product") -> str:
     return default
 
 
+# Characters that would end an IRI in N-Triples / Turtle (``<…>``) or that no IRI holds: whitespace,
+# control characters, ``<``, ``>``, ``"``. (``{}|^`` are not allowed by RFC 3987 either, but rdflib and
+# real dumps accept them, and so do we.)
+_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"]')
+
+
+def bad_iri_char(iri: str) -> str | None:
+    """The first character that may not appear in an IRI (space, ``<``, ``"``, control…), else None."""
+    m = _NOT_IN_IRI.search(iri)
+    return m.group() if m else None
+
+
 def expand_entity(value: str) -> str | None:
     """An entity IRI from a link/kg value: a full IRI (``<…>`` allowed) or ``res:X`` / ``dbr:X``."""
     v = value.strip()

@@ -7,6 +7,8 @@ Aspects", EMNLP 2019.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from os import PathLike
@@ -20,6 +22,7 @@ from ._common import PathArg, attach_rdf, check_endpoints, restrict_links
 from ._io import iter_lines
 from ._recbole import read_link
 from ._text import clean_html, guess_domain, has_words, snippet
+from ._values import INT64_MAX, INT64_MIN, RATING_MAX, RATING_MIN, TS_MAX, TS_MIN, Limits, check_reader_args
 from .errors import InputError, RecordPolicy, show
 from .sequences import finish_interactions
 
@@ -38,6 +41,10 @@ def read_amazon(
     skip_invalid: bool = False,
     rejects: str | PathLike[str] | None = None,
     domain: str | None = None,
+    rating_min: float = RATING_MIN,
+    rating_max: float = RATING_MAX,
+    ts_min: int = TS_MIN,
+    ts_max: int = TS_MAX,
 ) -> GraphFrames:
     """Read an Amazon 2018 category (``*_5.json.gz`` reviews and ``meta_*.json.gz``) into frames.
 
@@ -68,6 +75,11 @@ def read_amazon(
         rejects: JSON-lines file receiving the skipped records.
         domain: ``Item.domain``; default guessed from the metadata ``main_cat`` or the file name
             (``Magazine Subscriptions`` → ``magazine``, otherwise ``product``).
+        rating_min: Lowest accepted ``overall`` (Amazon: 1–5); outside the range or not finite is a
+            bad record.
+        rating_max: Highest accepted ``overall``.
+        ts_min: Earliest accepted ``unixReviewTime`` (Unix seconds, default 0 = 1970-01-01).
+        ts_max: Latest accepted ``unixReviewTime`` (default 4102444800 = 2100-01-01).
 
     Returns:
         Complete frames; ``stats``: ``source``, ``records`` (review lines), ``duplicates``,
@@ -78,13 +90,19 @@ def read_amazon(
 
     Raises:
         InputError: missing/empty/truncated file, a line that is not a JSON object, a missing field, a
-            non-numeric rating or timestamp, conflicting metadata rows.
-        ValueError: ``rdf`` given without any linked item.
+            non-numeric or out-of-range rating or timestamp, a metadata field of the wrong type,
+            conflicting metadata rows; a ``k_core`` that leaves no review.
+        ValueError: ``rdf`` given without any linked item; a negative ``k_core``, ``hops`` below 1, or
+            an empty rating / time range.
     """
+    check_reader_args(
+        k_core=k_core, hops=hops, rating_min=rating_min, rating_max=rating_max, ts_min=ts_min, ts_max=ts_max
+    )
+    limits = Limits(rating_min, rating_max, ts_min, ts_max)
     policy = RecordPolicy(skip_invalid, rejects)
     stats: dict[str, Any] = {"source": "amazon"}
-    interactions = _read_reviews(Path(reviews), policy, stats)
-    rated = finish_interactions(interactions, k_core, stats)
+    interactions = _read_reviews(Path(reviews), policy, stats, limits)
+    rated = finish_interactions(interactions, k_core, stats, source=reviews)
     item_ids = sorted(pd.unique(rated["dst"]))
     user_ids = sorted(pd.unique(rated["src"]))
     metas = _read_meta(Path(meta), set(item_ids), policy, stats) if meta is not None else {}
@@ -170,6 +188,15 @@ def _description(value: object) -> str:
     return " ".join(p for p in cleaned if p)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_JSON_TYPES = {"dict": "object", "list": "array", "str": "string", "int": "number", "float": "number",
+               "bool": "boolean", "NoneType": "null"}  # fmt: skip
+
+
+def _json_type(v: object) -> str:
+    return _JSON_TYPES.get(type(v).__name__, type(v).__name__)
+
+
 def _json_object(path: Path, n: int, text: str, policy: RecordPolicy) -> dict | None:
     try:
         obj = json.loads(text)
@@ -179,13 +206,30 @@ def _json_object(path: Path, n: int, text: str, policy: RecordPolicy) -> dict | 
             text,
         )
         return None
+    except RecursionError:
+        policy.bad(InputError(path, n, "one JSON object per line", "JSON nested too deeply"), text)
+        return None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        policy.bad(InputError(path, n, "one JSON object per line", f"invalid JSON ({e})"), text)
+        return None
     if not isinstance(obj, dict):
         policy.bad(InputError(path, n, "one JSON object per line", f"a JSON {type(obj).__name__}"), text)
         return None
+    if _SURROGATE_ESCAPE.search(text):  # json.loads joins surrogate pairs; a lone one is not text
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            policy.bad(
+                InputError(
+                    path, n, "JSON strings of valid Unicode", "a lone surrogate escape (\\uD800–\\uDFFF)"
+                ),
+                text,
+            )
+            return None
     return obj
 
 
-def _read_reviews(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
+def _read_reviews(path: Path, policy: RecordPolicy, stats: dict, limits: Limits) -> pd.DataFrame:
     src: list[str] = []
     dst: list[str] = []
     rating: list[float] = []
@@ -210,37 +254,99 @@ def _read_reviews(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame
         if r is None:
             policy.bad(InputError(path, n, "a number for overall", show(json.dumps(obj["overall"]))), text)
             continue
-        t = _number(obj["unixReviewTime"])
-        if t is None or not float(t).is_integer():
+        if not limits.rating_ok(path, n, r, "overall", policy, text, json.dumps(obj["overall"])):
+            continue
+        t = _integer(obj["unixReviewTime"])
+        if t is None or not INT64_MIN <= t <= INT64_MAX:
+            within = "" if t is None else " within 64 bits"
             policy.bad(
                 InputError(
                     path,
                     n,
-                    "an integer unix timestamp for unixReviewTime",
+                    f"an integer unix timestamp{within} for unixReviewTime",
                     show(json.dumps(obj["unixReviewTime"])),
                 ),
                 text,
             )
             continue
+        if not limits.ts_ok(path, n, t, "unixReviewTime", policy, text):
+            continue
         src.append(user)
         dst.append(item)
-        rating.append(float(r))
-        ts.append(int(t))
+        rating.append(r)
+        ts.append(t)
         order.append(n)
     stats["records"] = records
     return pd.DataFrame({"src": src, "dst": dst, "rating": rating, "ts": ts, "order": order})
 
 
 def _number(v: object) -> float | None:
+    """A JSON number, or a string holding one, as float (inf for huge values); None otherwise."""
     if isinstance(v, bool):
         return None
-    if isinstance(v, (int, float)):
-        return float(v)
-    if isinstance(v, str):
+    if isinstance(v, int):
+        try:
+            return float(v)
+        except OverflowError:
+            return math.inf if v > 0 else -math.inf
+    if isinstance(v, float):
+        return v
+    if isinstance(v, str) and "_" not in v:
         try:
             return float(v.strip())
         except ValueError:
             return None
+    return None
+
+
+def _integer(v: object) -> int | None:
+    """A JSON integer (``100``, ``100.0``, ``"100"``) as int; None for other values, inf and nan."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        v = v.strip()
+        if "_" in v:
+            return None
+        try:
+            return int(v)
+        except ValueError:
+            pass
+        try:
+            v = float(v)
+        except ValueError:
+            return None
+    if isinstance(v, float):
+        return int(v) if v.is_integer() else None
+    return None
+
+
+# Metadata fields the reader uses and the JSON types it accepts for them (absent or null is fine).
+_META_TYPES: dict[str, tuple[str, tuple[type, ...], bool]] = {
+    # field: (description, accepted types, a list's items must be strings)
+    "title": ("a string", (str,), False),
+    "description": ("a string or a list of strings", (str, list), True),
+    "brand": ("a string", (str,), False),
+    "category": ("a list of strings", (list,), True),
+    "also_buy": ("a list of asin strings", (list,), True),
+    "also_view": ("a list of asin strings", (list,), True),
+    "main_cat": ("a string", (str,), False),
+}
+
+
+def _meta_type_error(obj: dict) -> tuple[str, str, str] | None:
+    """(field, expected, got) for the first used field of the wrong JSON type, else None."""
+    for key, (expected, types, items_str) in _META_TYPES.items():
+        v = obj.get(key)
+        if v is None:
+            continue
+        if not isinstance(v, types):
+            return key, expected, f"a JSON {_json_type(v)} {show(json.dumps(v), 40)}"
+        if items_str and isinstance(v, list):
+            bad = next((x for x in v if not isinstance(x, str)), None)
+            if any(not isinstance(x, str) for x in v):
+                return key, expected, f"a list holding a JSON {_json_type(bad)} {show(json.dumps(bad), 40)}"
     return None
 
 
@@ -259,6 +365,11 @@ def _read_meta(path: Path, wanted: set[str], policy: RecordPolicy, stats: dict) 
             )
             continue
         if asin not in wanted:
+            continue
+        wrong = _meta_type_error(obj)
+        if wrong is not None:
+            key, expected, got = wrong
+            policy.bad(InputError(path, n, f"{expected} for {key!r}", got), text)
             continue
         used = {k: obj.get(k) for k in _META_USED}
         old = out.get(asin)

@@ -36,8 +36,21 @@ from ._common import PathArg, as_paths, check_endpoints, merge_frames, restrict_
 from ._io import parse_float, parse_int
 from ._ntriples import Triple
 from ._recbole import iter_table, read_link
-from ._text import expand_entity, guess_domain, iri_name
-from .errors import InputError, RecordPolicy
+from ._text import bad_iri_char, expand_entity, guess_domain, iri_name
+from ._values import (
+    AGE_MAX,
+    AGE_MIN,
+    RATING_MAX,
+    RATING_MIN,
+    TS_MAX,
+    TS_MIN,
+    YEAR_MAX,
+    YEAR_MIN,
+    Limits,
+    check_reader_args,
+    in_range,
+)
+from .errors import InputError, RecordPolicy, show
 from .rdf import frames_from_index, index_files, index_triples
 from .sequences import finish_interactions
 
@@ -109,10 +122,15 @@ def relation_iri(name: str) -> str:
     return v
 
 
+_EXTS = ("inter", "item", "user", "kg", "link")
+
+
 def _files(prefix: Path) -> dict[str, Path]:
     if prefix.is_dir():  # RecBole dataset folder: NAME/NAME.inter
         prefix = prefix / prefix.name
-    return {ext: prefix.with_name(prefix.name + "." + ext) for ext in ("inter", "item", "user", "kg", "link")}
+    elif prefix.suffix[1:] in _EXTS and not prefix.with_name(prefix.name + ".inter").exists():
+        prefix = prefix.with_suffix("")  # given as PREFIX.inter (or .item …) instead of PREFIX
+    return {ext: prefix.with_name(prefix.name + "." + ext) for ext in _EXTS}
 
 
 def read_atomic(
@@ -124,6 +142,10 @@ def read_atomic(
     skip_invalid: bool = False,
     rejects: str | PathLike[str] | None = None,
     domain: str | None = None,
+    rating_min: float = RATING_MIN,
+    rating_max: float = RATING_MAX,
+    ts_min: int = TS_MIN,
+    ts_max: int = TS_MAX,
 ) -> GraphFrames:
     """Read a RecBole atomic dataset (see the module doc for the columns).
 
@@ -133,7 +155,8 @@ def read_atomic(
     :func:`persona.ingest.read_rdf`.
 
     Args:
-        prefix: Path without extension (``…/Amazon-KG-5core-Books``), or a RecBole dataset folder.
+        prefix: Path without extension (``…/Amazon-KG-5core-Books``; ``….inter`` is accepted too), or a
+            RecBole dataset folder.
         rdf: RDF files about the linked items.
         hops: How far ``.kg`` / RDF triples are followed from the linked items.
         k_core: Keep users and items with at least this many interactions (0 = all).
@@ -141,6 +164,11 @@ def read_atomic(
         rejects: JSON-lines file receiving the skipped records.
         domain: ``Item.domain``; default guessed from the file name (``…Books`` → ``book``,
             ``…Movies_and_TV`` → ``movie``, otherwise ``product``).
+        rating_min: Lowest accepted ``rating`` (Amazon-KG: all 1); an empty rating field is allowed,
+            one outside ``[rating_min, rating_max]`` or not finite is a bad record.
+        rating_max: Highest accepted ``rating``.
+        ts_min: Earliest accepted ``timestamp`` (Unix seconds, default 0 = 1970-01-01).
+        ts_max: Latest accepted ``timestamp`` (default 4102444800 = 2100-01-01).
 
     Returns:
         Complete frames; ``stats``: ``source``, ``records``, ``timestamps`` (bool), ``duplicates``,
@@ -148,14 +176,21 @@ def read_atomic(
         ``kg_rows``, ``skipped``, and the RDF keys when ``.kg`` or ``rdf`` is given.
 
     Raises:
-        InputError: missing ``.inter``, empty file, unknown column header, wrong column count,
-            non-numeric rating/timestamp, conflicting duplicate ``.item``/``.user`` rows.
+        InputError: missing ``.inter``, empty or header-only ``.inter``, unknown or repeated column
+            header, wrong column count, non-numeric or out-of-range rating/timestamp/year/age,
+            conflicting duplicate ``.item``/``.user`` rows; a ``k_core`` that leaves no interaction.
+        ValueError: ``rdf`` given without linked items; a negative ``k_core``, ``hops`` below 1, or an
+            empty rating / time range.
     """
+    check_reader_args(
+        k_core=k_core, hops=hops, rating_min=rating_min, rating_max=rating_max, ts_min=ts_min, ts_max=ts_max
+    )
+    limits = Limits(rating_min, rating_max, ts_min, ts_max)
     files = _files(Path(prefix))
     policy = RecordPolicy(skip_invalid, rejects)
     stats: dict[str, Any] = {"source": "atomic", "duplicate_rows": 0}
-    inter = _read_inter(files["inter"], policy, stats)
-    rated = finish_interactions(inter, k_core, stats)
+    inter = _read_inter(files["inter"], policy, stats, limits)
+    rated = finish_interactions(inter, k_core, stats, source=files["inter"])
     item_ids = sorted(pd.unique(rated["dst"]))
     user_ids = sorted(pd.unique(rated["src"]))
     if domain is None:
@@ -234,7 +269,7 @@ def read_atomic(
     return gf
 
 
-def _read_inter(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
+def _read_inter(path: Path, policy: RecordPolicy, stats: dict, limits: Limits) -> pd.DataFrame:
     if not path.exists():
         raise InputError(
             path,
@@ -257,24 +292,26 @@ def _read_inter(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
     for n, text, f in rows:
         records += 1
         u, i = f[cu], f[ci]
-        if not u or not i:
+        if not u.strip() or not i.strip():
             policy.bad(InputError(path, n, "a user id and an item id", "an empty id"), text)
             continue
         r = None
         if cr is not None and f[cr] != "":
             r = parse_float(path, n, f[cr], "rating", policy, text)
-            if r is None:
+            if r is None or not limits.rating_ok(path, n, r, "rating", policy, text, f[cr]):
                 continue
         t = None
         if ct is not None:
             t = parse_int(path, n, f[ct], "unix timestamp", policy, text)
-            if t is None:
+            if t is None or not limits.ts_ok(path, n, t, "timestamp", policy, text):
                 continue
         src.append(u)
         dst.append(i)
         rating.append(r)
         ts.append(t)
         order.append(n)
+    if records == 0 and not any(r["file"] == str(path) for r in policy.records):
+        raise InputError(path, None, "interaction rows after the header line", "only the header")
     stats["records"] = records
     stats["timestamps"] = ct is not None
     return pd.DataFrame(
@@ -311,7 +348,7 @@ def _read_items(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict
         for name in ("year", "release_year"):
             if name in cols and f[cols[name]].strip():
                 y = parse_int(path, n, f[cols[name]], "year", policy, text)
-                if y is None:
+                if y is None or not in_range(path, n, y, YEAR_MIN, YEAR_MAX, f"a {name}", policy, text):
                     year_ok = False
                     break
                 rec["year"] = y
@@ -352,7 +389,7 @@ def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict
         rec: dict[str, Any] = {}
         if "age" in cols and f[cols["age"]].strip():
             age = parse_int(path, n, f[cols["age"]], "age", policy, text)
-            if age is None:
+            if age is None or not in_range(path, n, age, AGE_MIN, AGE_MAX, "an age", policy, text):
                 continue
             rec["age"] = age
         for name in ("gender", "occupation"):
@@ -390,6 +427,24 @@ def _read_kg(path: Path, policy: RecordPolicy, stats: dict) -> list[Triple]:
                 InputError(path, n, "a head entity, a relation and a tail entity", f"an empty {empty}"), text
             )
             continue
-        out.append(Triple(expand_entity(h) or h, relation_iri(r), expand_entity(t) or t, False, None))
+        head, rel, tail = expand_entity(h) or h, relation_iri(r), expand_entity(t) or t
+        wrong = next(
+            ((col, v) for col, v in (("head_id", head), ("relation_id", rel), ("tail_id", tail))
+             if v.startswith(("http://", "https://")) and bad_iri_char(v)),
+            None,
+        )  # fmt: skip
+        if wrong is not None:
+            col, v = wrong
+            policy.bad(
+                InputError(
+                    path,
+                    n,
+                    f'an IRI for {col} without spaces, control characters, <, > or " (percent-encode them)',
+                    f"{show(v)}, which contains {bad_iri_char(v)!r}",
+                ),
+                text,
+            )
+            continue
+        out.append(Triple(head, rel, tail, False, None))
     stats["kg_rows"] = len(out)
     return out

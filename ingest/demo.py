@@ -26,9 +26,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from persona.errors import ConfigError
 from persona.kgstore.frames import GraphFrames
 
 from ._common import check_endpoints
+from ._values import TS_MAX, TS_MIN, check_reader_args
 from .sequences import finish_interactions
 
 
@@ -120,6 +123,69 @@ _LAST = ("Adler", "Brook", "Castell", "Dane", "Ellery", "Frost", "Garner", "Hale
          "Lowell", "Marsh", "Novak", "Orme", "Pryce", "Quarry", "Rook", "Sterling", "Thorne", "Vance", "Wren")  # fmt: skip
 
 
+def _is_int(v: object) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _check_args(
+    *,
+    users: Any,
+    items: Any,
+    tastes: Any,
+    seed: Any,
+    history: Any,
+    session_len: Any,
+    p_own_intent: Any,
+    p_intent: Any,
+    p_within_taste_links: Any,
+    also_buy: Any,
+    also_view: Any,
+    start_ts: Any,
+    k_core: Any,
+) -> None:
+    """Refuse arguments :func:`generate_demo` cannot honour, naming the CLI flag where there is one."""
+    if not _is_int(users) or users < 1:
+        raise ConfigError(f"users must be a whole number of at least 1 (--users), got {users!r}")
+    if not _is_int(tastes) or not 1 <= tastes <= len(THEMES):
+        raise ConfigError(
+            f"tastes must be between 1 and {len(THEMES)} (one per built-in theme), got {tastes!r}"
+        )
+    if not _is_int(items) or items < 4 * tastes:
+        raise ConfigError(
+            f"items must be at least 4 per taste ({4 * tastes} for {tastes} tastes) (--items), got {items!r}"
+        )
+    if not _is_int(seed) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed must be a whole number from 0 to 2**63-1 (--seed), got {seed!r}")
+    for name, pair in (("history", history), ("session_len", session_len)):
+        ok = (
+            isinstance(pair, (tuple, list))
+            and len(pair) == 2
+            and all(_is_int(x) for x in pair)
+            and 1 <= pair[0] <= pair[1]
+        )
+        if not ok:
+            raise ConfigError(
+                f"{name} must be a (min, max) pair of whole numbers with 1 <= min <= max, got {pair!r}"
+            )
+    for name, prob in (
+        ("p_own_intent", p_own_intent),
+        ("p_intent", p_intent),
+        ("p_within_taste_links", p_within_taste_links),
+    ):
+        if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob <= 1:
+            raise ConfigError(f"{name} must be a probability between 0 and 1, got {prob!r}")
+    for name, n in (("also_buy", also_buy), ("also_view", also_view)):
+        if not _is_int(n) or not 0 <= n <= items:  # more than items cannot be honoured (nor drawn fast)
+            raise ConfigError(f"{name} must be a whole number from 0 to items ({items}), got {n!r}")
+    latest = TS_MAX - 10 * 365 * 86400  # a generated history spans well under a decade
+    if not _is_int(start_ts) or not TS_MIN <= start_ts <= latest:
+        raise ConfigError(
+            f"start_ts must be a Unix time in seconds from {TS_MIN} to {latest} "
+            f"(the generated history must end before 2100), got {start_ts!r}"
+        )
+    check_reader_args(k_core=k_core)
+
+
 class _Stream:
     """Scalar draws served from pre-drawn blocks (a numpy call per scalar would dominate the run time)."""
 
@@ -193,19 +259,20 @@ def generate_demo(
         ``source``, ``seed``, ``tastes``, ``taste_names``, ``records``, ``sessions``, ``duplicates``,
         ``k_core``, ``k_core_removed``, ``skipped``.
 
+    Raises:
+        ValueError: an argument out of range (the message names it, and the ``persona ingest demo``
+            flag where there is one); an InputError (a ValueError) when ``k_core`` leaves nothing.
+
     Example:
         >>> gf = generate_demo(users=50, items=80, tastes=4, seed=1)
         >>> sorted(gf.nodes["User"]["planted_taste"].unique().tolist())
         [0, 1, 2, 3]
     """
-    if not 1 <= tastes <= len(THEMES):
-        raise ValueError(f"tastes must be between 1 and {len(THEMES)} (one per built-in theme), got {tastes}")
-    if items < 4 * tastes:
-        raise ValueError(
-            f"items must be at least 4 per taste ({4 * tastes} for {tastes} tastes), got {items}"
-        )
-    if users < 1 or not 1 <= history[0] <= history[1] or not 1 <= session_len[0] <= session_len[1]:
-        raise ValueError("users, history and session_len must be positive ranges (min <= max)")
+    _check_args(
+        users=users, items=items, tastes=tastes, seed=seed, history=history, session_len=session_len,
+        p_own_intent=p_own_intent, p_intent=p_intent, p_within_taste_links=p_within_taste_links,
+        also_buy=also_buy, also_view=also_view, start_ts=start_ts, k_core=k_core,
+    )  # fmt: skip
     rng = np.random.default_rng(seed)
     themes = THEMES[:tastes]
 
@@ -359,7 +426,7 @@ def generate_demo(
         "skipped": 0,
     }
     inter = pd.DataFrame({"src": src, "dst": dst, "rating": rating, "ts": ts, "order": np.arange(len(src))})
-    rated = finish_interactions(inter, k_core, stats)
+    rated = finish_interactions(inter, k_core, stats, source="generated demo data")
 
     gf = GraphFrames(stats=stats)
     user_df = pd.DataFrame({"id": user_ids, "planted_taste": user_taste.astype(np.int64)})

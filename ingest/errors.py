@@ -11,11 +11,14 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-#: Appended to errors about one record, which ``skip_invalid=True`` can skip.
-SKIP_HINT = "fix the record, or pass skip_invalid=True to skip bad records and log them to a rejects file"
+from persona.errors import PersonaError
+
+#: Appended to errors about one record, which ``skip_invalid=True`` (``--skip-invalid``) can skip. It
+#: names the command-line flags: that is where the people who read these messages come from.
+SKIP_HINT = "fix the record, or pass --skip-invalid to skip bad records (and --rejects FILE to log them)"
 
 
-class InputError(ValueError):
+class InputError(PersonaError, ValueError):
     """A source file does not have the expected content.
 
     Attributes:
@@ -58,7 +61,7 @@ def _rebuild_input_error(
     return InputError(path, line, expected, got, hint=hint)
 
 
-class FetchError(RuntimeError):
+class FetchError(PersonaError, RuntimeError):
     """A remote source (SPARQL endpoint) could not be read and no cached answer exists."""
 
 
@@ -86,9 +89,14 @@ class RecordPolicy:
         self.records: list[dict[str, Any]] = []
 
     def bad(self, error: InputError, raw: str | bytes | None = None) -> None:
-        """Report one bad record: raise ``error``, or remember it when skipping."""
+        """Report one bad record: raise ``error``, or remember it when skipping.
+
+        The advice on skipping (:data:`SKIP_HINT`) is appended to the error's own hint, if any.
+        """
         if error.hint is None:
             error.hint = SKIP_HINT
+        elif "--skip-invalid" not in error.hint:
+            error.hint = f"{error.hint}; {SKIP_HINT}"
         if not self.skip_invalid:
             raise error
         if isinstance(raw, bytes):
@@ -104,7 +112,8 @@ class RecordPolicy:
         self.records.sort(key=lambda r: (files[r["file"]], r["line"] or 0))
         if self.rejects is not None and self.skip_invalid:
             self.rejects.parent.mkdir(parents=True, exist_ok=True)
-            with self.rejects.open("w", encoding="utf-8") as fh:
+            # backslashreplace: a record can never make the rejects file itself unwritable
+            with self.rejects.open("w", encoding="utf-8", errors="backslashreplace") as fh:
                 for rec in self.records:
                     fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self.records.clear()

@@ -13,9 +13,20 @@ import pandas as pd
 from persona.kgstore.frames import GraphFrames
 
 from ._common import PathArg, attach_rdf, check_endpoints, restrict_links
-from ._io import iter_lines, parse_int, split_fields
+from ._io import iter_lines, parse_float, parse_int, split_fields
 from ._recbole import read_link
 from ._text import movielens_title
+from ._values import (
+    AGE_MAX,
+    AGE_MIN,
+    RATING_MAX,
+    RATING_MIN,
+    TS_MAX,
+    TS_MIN,
+    Limits,
+    check_reader_args,
+    in_range,
+)
 from .errors import InputError, RecordPolicy, show
 from .sequences import finish_interactions
 
@@ -36,6 +47,10 @@ def read_movielens(
     k_core: int = 0,
     skip_invalid: bool = False,
     rejects: str | PathLike[str] | None = None,
+    rating_min: float = RATING_MIN,
+    rating_max: float = RATING_MAX,
+    ts_min: int = TS_MIN,
+    ts_max: int = TS_MAX,
 ) -> GraphFrames:
     """Read MovieLens 100K into users, items, genres and RATED edges (plus DBpedia knowledge).
 
@@ -50,13 +65,19 @@ def read_movielens(
     Only users and items with interactions (after ``k_core``) become nodes.
 
     Args:
-        dir: Folder with ``u.data``, ``u.item`` (latin-1) and ``u.user``; ``u.genre`` is optional.
+        dir: Folder with ``u.data``, ``u.item`` (latin-1 as distributed; a UTF-8 copy is recognised)
+            and ``u.user``; ``u.genre`` is optional.
         link: RecBole ``.link`` file mapping item ids to DBpedia IRIs (sets ``Item.iri``).
         rdf: RDF files with knowledge about the linked items (see :func:`persona.ingest.read_rdf`).
         hops: How far RDF triples are followed from the linked items.
         k_core: Keep users and items with at least this many interactions (0 = all).
         skip_invalid: Skip bad records (counted in ``stats["skipped"]``) instead of raising.
         rejects: JSON-lines file receiving the skipped records.
+        rating_min: Lowest accepted rating (ML-100K: 1–5); a rating outside ``[rating_min, rating_max]``
+            or not finite is a bad record.
+        rating_max: Highest accepted rating.
+        ts_min: Earliest accepted timestamp (Unix seconds, default 0 = 1970-01-01).
+        ts_max: Latest accepted timestamp (default 4102444800 = 2100-01-01).
 
     Returns:
         Complete frames; ``stats``: ``source``, ``records`` (lines of ``u.data``), ``duplicates``,
@@ -65,17 +86,26 @@ def read_movielens(
         :func:`persona.ingest.rdf.frames_from_index` when ``rdf`` is given.
 
     Raises:
-        InputError: a missing, empty or malformed file (names file, line, what was expected).
-        ValueError: ``rdf`` given without any linked item (no ``link``, or no linked item rated).
+        InputError: a missing, empty or malformed file (names file, line, what was expected), or a
+            ``k_core`` that leaves no interaction.
+        ValueError: ``rdf`` given without any linked item (no ``link``, or no linked item rated); a
+            negative ``k_core``, ``hops`` below 1, or an empty rating / time range.
     """
+    check_reader_args(
+        k_core=k_core, hops=hops, rating_min=rating_min, rating_max=rating_max, ts_min=ts_min, ts_max=ts_max
+    )
+    limits = Limits(rating_min, rating_max, ts_min, ts_max)
     base = Path(dir)
+    if not base.is_dir():
+        got = "a file" if base.exists() else "no such file or folder"
+        raise InputError(base, None, "a folder with u.data, u.item and u.user", got, hint="check the path")
     policy = RecordPolicy(skip_invalid, rejects)
     stats: dict[str, object] = {"source": "movielens", "duplicate_rows": 0}
     genres = _read_genres(base / "u.genre", policy)
     items = _read_items(base / "u.item", genres, policy, stats)
     users = _read_users(base / "u.user", policy, stats)
-    ratings = _read_ratings(base / "u.data", set(items.index), set(users.index), policy, stats)
-    rated = finish_interactions(ratings, k_core, stats)
+    ratings = _read_ratings(base / "u.data", set(items.index), set(users.index), policy, stats, limits)
+    rated = finish_interactions(ratings, k_core, stats, source=base / "u.data")
 
     gf = GraphFrames(stats=stats)
     user_ids = sorted(pd.unique(rated["src"]), key=_numeric_first)
@@ -130,15 +160,36 @@ def _read_genres(path: Path, policy: RecordPolicy) -> list[str]:
     if not path.exists():
         return list(ML_GENRES)
     out: dict[int, str] = {}
+    names: dict[str, int] = {}
     for n, text in iter_lines(path, policy, expected="genre lines (name|index)"):
         f = split_fields(path, n, text, "|", 2, "name, index", policy)
         if f is None:
             continue
+        name = f[0].strip()
+        if not name:
+            policy.bad(InputError(path, n, "a genre name in the first field", "an empty field"), text)
+            continue
         idx = parse_int(path, n, f[1], "genre index", policy, text)
-        if idx is not None:
-            out[idx] = f[0]
+        if idx is None:
+            continue
+        if idx in out or name in names:
+            if out.get(idx) == name:  # the same line twice
+                continue
+            dup = (
+                f"index {idx} (already {out[idx]!r})"
+                if idx in out
+                else f"name {name!r} (already index {names[name]})"
+            )
+            policy.bad(InputError(path, n, "one line per genre name and per index", f"a second {dup}"), text)
+            continue
+        out[idx] = name
+        names[name] = idx
+    if not out:
+        raise InputError(path, None, "genre lines (name|index)", "no valid line")
     if sorted(out) != list(range(len(out))):
-        raise InputError(path, None, "genre indexes 0..n-1", f"indexes {sorted(out)}")
+        shown = sorted(out)
+        listed = ", ".join(map(str, shown[:10])) + (", …" if len(shown) > 10 else "")
+        raise InputError(path, None, f"genre indexes 0..{len(out) - 1}", f"indexes {listed}")
     return [out[i] for i in range(len(out))]
 
 
@@ -147,7 +198,10 @@ def _read_items(path: Path, genres: list[str], policy: RecordPolicy, stats: dict
     width = 5 + ng
     rows: dict[str, tuple] = {}
     for n, text in iter_lines(
-        path, policy, expected="movie lines (id|title|date|video date|url|genre flags)", encoding="latin-1"
+        path,
+        policy,
+        expected="movie lines (id|title|date|video date|url|genre flags)",
+        encoding=_item_encoding(path),
     ):
         f = split_fields(
             path, n, text, "|", width, f"id, title, release date, video date, URL, {ng} genre flags", policy
@@ -164,8 +218,15 @@ def _read_items(path: Path, genres: list[str], policy: RecordPolicy, stats: dict
             policy.bad(InputError(path, n, f"{ng} genre flags of 0 or 1", show(bad)), text)
             continue
         title, year = movielens_title(f[1])
+        date = f[2].strip()
+        date_year = _year_from_date(date)
+        if date and date_year is None:
+            policy.bad(
+                InputError(path, n, "a release date like 01-Jan-1995 (or an empty field)", show(f[2])), text
+            )
+            continue
         if year is None:
-            year = _year_from_date(f[2])
+            year = date_year
         row = (title, year, tuple(g for g, x in zip(genres, flags) if x == "1"))
         old = rows.get(item)
         if old is not None:
@@ -187,9 +248,34 @@ def _read_items(path: Path, genres: list[str], policy: RecordPolicy, stats: dict
     return df
 
 
+def _item_encoding(path: Path) -> str:
+    """``latin-1`` (the GroupLens original), or ``utf-8`` for a re-encoded copy (which would otherwise
+    turn ``Café`` into ``CafÃ©``): a file with non-ASCII bytes that is valid UTF-8 is taken as UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return "latin-1"  # iter_lines reports the missing / unreadable file
+    if data.isascii():
+        return "latin-1"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
 def _year_from_date(date: str) -> int | None:
-    parts = date.strip().split("-")  # 01-Jan-1995
-    if len(parts) == 3 and parts[1] in _MONTHS and parts[2].isdigit():
+    """The year of ``01-Jan-1995`` (day 1 or 2 digits, 4-digit year), else None."""
+    parts = date.strip().split("-")
+    if (
+        len(parts) == 3
+        and parts[1] in _MONTHS
+        and 1 <= len(parts[0]) <= 2
+        and len(parts[2]) == 4
+        and (parts[0] + parts[2]).isascii()
+        and (parts[0] + parts[2]).isdigit()
+        and 1 <= int(parts[0]) <= 31
+    ):
         return int(parts[2])
     return None
 
@@ -200,10 +286,13 @@ def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
         f = split_fields(path, n, text, "|", 5, "id, age, gender, occupation, zip code", policy)
         if f is None:
             continue
-        age = parse_int(path, n, f[1], "age", policy, text)
-        if age is None:
-            continue
         user = f[0].strip()
+        if not user:
+            policy.bad(InputError(path, n, "a user id in the first field", "an empty field"), text)
+            continue
+        age = parse_int(path, n, f[1], "age (2nd field)", policy, text)
+        if age is None or not in_range(path, n, age, AGE_MIN, AGE_MAX, "an age (2nd field)", policy, text):
+            continue
         row = (age, f[2].strip(), f[3].strip())
         old = rows.get(user)
         if old is not None:
@@ -225,7 +314,7 @@ def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> pd.DataFrame:
 
 
 def _read_ratings(
-    path: Path, items: set[str], users: set[str], policy: RecordPolicy, stats: dict
+    path: Path, items: set[str], users: set[str], policy: RecordPolicy, stats: dict, limits: Limits
 ) -> pd.DataFrame:
     src: list[str] = []
     dst: list[str] = []
@@ -241,18 +330,12 @@ def _read_ratings(
             policy.bad(InputError(path, n, f"4 tab-separated fields ({describe})", f"{len(f)}"), text)
             continue
         u, i, r, t = f
-        try:
-            rv = float(r)
-        except ValueError:
-            policy.bad(InputError(path, n, "a number for the rating (3rd field)", show(r)), text)
+        rv = parse_float(path, n, r, "the rating (3rd field)", policy, text)
+        if rv is None or not limits.rating_ok(path, n, rv, "the rating (3rd field)", policy, text, r):
             continue
-        try:
-            tv = int(t)
-        except ValueError:
-            tv2 = parse_int(path, n, t, "unix timestamp (4th field)", policy, text)
-            if tv2 is None:
-                continue
-            tv = tv2
+        tv = parse_int(path, n, t, "unix timestamp (4th field)", policy, text)
+        if tv is None or not limits.ts_ok(path, n, tv, "the timestamp (4th field)", policy, text):
+            continue
         if u not in users:
             policy.bad(InputError(path, n, "a user id listed in u.user", show(u)), text)
             continue

@@ -32,6 +32,9 @@ their own, items already in the store, matched by id).
 
 from __future__ import annotations
 
+import json
+import re
+import xml.parsers.expat
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,13 +43,16 @@ from pathlib import Path
 
 import pandas as pd
 import rdflib
-from persona.kgstore.frames import GraphFrames
-from persona.kgstore.schema import ENTITY_LABELS, PREDICATES
 from rdflib.exceptions import ParserError
 
+from persona.errors import ConfigError
+from persona.kgstore.frames import GraphFrames
+from persona.kgstore.schema import ENTITY_LABELS, PREDICATES
+
 from ._io import iter_line_blocks, read_bytes
-from ._ntriples import Triple, match_line, parse_slow
-from ._text import iri_name
+from ._ntriples import Triple, check_text, match_line, parse_slow, relative_iri
+from ._text import bad_iri_char, iri_name
+from ._values import check_reader_args
 from .errors import InputError, RecordPolicy, show
 
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -139,15 +145,24 @@ def parse_ntriples(path: Path, index: TripleIndex, keep: set[str] | None, policy
             try:
                 ts = parse_slow(stripped)
             except (ParserError, ValueError) as e:
-                policy.bad(
-                    InputError(
+                rel = relative_iri(stripped)
+                if rel is not None:
+                    err = InputError(
+                        path,
+                        n,
+                        "an N-Triples statement with absolute IRIs such as <http://…> (N-Triples has no "
+                        "base IRI to resolve relative ones against)",
+                        f"the relative IRI {show(rel)}",
+                    )
+                else:
+                    why = (str(e).splitlines() or [type(e).__name__])[0][:120]
+                    err = InputError(
                         path,
                         n,
                         'an N-Triples statement (<subject> <predicate> <object> or "literal" .)',
-                        f"{show(stripped)} ({str(e).splitlines()[0][:120]})",
-                    ),
-                    line,
-                )
+                        f"{show(stripped)} ({why})",
+                    )
+                policy.bad(err, line)
                 continue
             read += 1
             fallback += 1
@@ -160,29 +175,177 @@ def parse_ntriples(path: Path, index: TripleIndex, keep: set[str] | None, policy
     index.blank += blank
 
 
-def parse_with_rdflib(path: Path, fmt: str, index: TripleIndex, keep: set[str] | None) -> None:
-    """Add the statements of a Turtle / RDF/XML / N3 file (whole-file rdflib parse)."""
+#: Base IRI for parsing Turtle / RDF/XML: a relative IRI in the file resolves to something starting with
+#: it and is refused (rdflib's default base, the current directory, would make it a file: IRI).
+#: ``.invalid`` is a reserved top-level domain, so no real IRI starts with this.
+RELATIVE_BASE = "http://persona-relative.invalid/"
+
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]*\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_TTL_IRI_REF = re.compile(r"<([^<>\s\"{}|^`\\]*)>")
+_XML_IRI_ATTR = re.compile(r"""\b(?:rdf:(?:about|resource|ID|datatype)|xml:base)\s*=\s*["']([^"']*)["']""")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def _check_utf8(path: Path, data: bytes) -> None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise InputError(path, line, "UTF-8 text", f"byte 0x{data[e.start]:02x} at column {col}") from None
+
+
+class _EntityBomb(Exception):
+    pass
+
+
+def _check_entity_expansion(path: Path, data: bytes) -> None:
+    """Refuse RDF/XML whose DTD entities expand to far more text than the file holds ("billion laughs").
+
+    expat's own guard starts at 8 MiB of expansion; rdflib gathers character data quadratically, so
+    even 1 MB of expanded entities takes it minutes. Legitimate files use entities for namespace IRIs.
+    """
+    limit = 10 * len(data) + 100_000
+    total = 0
+    parser = xml.parsers.expat.ParserCreate()
+
+    def count(text: str) -> None:
+        nonlocal total
+        total += len(text)
+        if total > limit:
+            raise _EntityBomb
+
+    def start(_name: str, attrs: dict[str, str]) -> None:
+        count("".join(attrs.values()))
+
+    parser.CharacterDataHandler = count
+    parser.StartElementHandler = start
+    try:
+        parser.Parse(data, True)
+    except _EntityBomb:
+        raise InputError(
+            path,
+            parser.CurrentLineNumber,
+            f"RDF/XML whose entities expand to at most {limit} characters",
+            "entity references that expand to more (an XML entity bomb?)",
+        ) from None
+    except xml.parsers.expat.ExpatError:
+        pass  # rdflib reports syntax errors with its own message
+
+
+def _relative_sources(text: str, fmt: str) -> list[tuple[str, int, str]]:
+    """(resolved IRI, line, as written) for each relative IRI reference written in the file."""
+    pattern = _XML_IRI_ATTR if fmt == "xml" else _TTL_IRI_REF
+    out = []
+    for m in pattern.finditer(text):
+        ref = m.group(1)
+        if _SCHEME.match(ref):
+            continue
+        if fmt == "xml" and m.group(0).lstrip().startswith("rdf:ID"):
+            ref = "#" + ref
+        line = text.count("\n", 0, m.start()) + 1
+        out.append((str(rdflib.URIRef(ref, base=RELATIVE_BASE)), line, m.group(0)))
+    return out
+
+
+def _relative_line(term: str, sources: list[tuple[str, int, str]]) -> tuple[int | None, str | None]:
+    """Line and written form of the reference that ``term`` (resolved against the sentinel) came from."""
+    exact = [s for s in sources if s[0] == term]
+    if exact:
+        return exact[0][1], exact[0][2]
+    prefixes = [s for s in sources if term.startswith(s[0])]  # via @prefix / @base / xml:base
+    if prefixes:
+        best = max(prefixes, key=lambda s: len(s[0]))
+        return best[1], best[2]
+    return None, None
+
+
+def parse_with_rdflib(
+    path: Path, fmt: str, index: TripleIndex, keep: set[str] | None, policy: RecordPolicy | None = None
+) -> None:
+    """Add the statements of a Turtle / RDF/XML / N3 file (whole-file rdflib parse).
+
+    Syntax errors and non-UTF-8 Turtle raise :class:`InputError` (these files cannot be parsed in
+    part). A statement with a relative IRI (one that would need a base IRI the file does not declare)
+    or a lone surrogate escape is a bad record for ``policy``.
+    """
+    policy = policy or RecordPolicy()
     data = read_bytes(path)
+    if fmt == "xml":
+        declared = _XML_ENCODING.match(data)
+        if not data.startswith((b"\xff\xfe", b"\xfe\xff")) and (
+            declared is None or declared.group(1).lower().replace(b"_", b"-") in (b"utf-8", b"utf8")
+        ):
+            _check_utf8(path, data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
+        if b"<!ENTITY" in data:
+            _check_entity_expansion(path, data)
+    else:
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        _check_utf8(path, data)
     g = rdflib.Graph()
     try:
-        g.parse(data=data, format=fmt)
+        g.parse(data=data, format=fmt, publicID=RELATIVE_BASE)
     except Exception as e:  # noqa: BLE001 - rdflib raises BadSyntax, SAXParseException, ParserError, ValueError…
         line = _error_line(e)
         why = getattr(e, "_why", None) or (
-            e.getMessage() if hasattr(e, "getMessage") else str(e).splitlines()[0]
+            e.getMessage() if hasattr(e, "getMessage") else (str(e).splitlines() or [type(e).__name__])[0]
         )
         raise InputError(path, line, f"valid {_FORMAT_NAMES[fmt]}", f"a syntax error: {why}") from None
+    name = _FORMAT_NAMES[fmt]
+    base = "an xml:base attribute" if fmt == "xml" else "a @base declaration"
+    sources: list[tuple[str, int, str]] | None = None
+    bad: list[tuple[int | None, str, str, str]] = []  # (line, expected, got, raw statement)
     for s, p, o in g:
         index.read += 1
         if not isinstance(s, rdflib.URIRef) or not isinstance(p, rdflib.URIRef):
             index.blank += 1
             continue
+        terms = [str(s), str(p), str(o)]
+        iris = terms[:2] + terms[2:] * isinstance(o, rdflib.URIRef)
+        if isinstance(o, rdflib.Literal) and o.datatype is not None:
+            iris.append(str(o.datatype))
+        raw = f"{_term(s)} {_term(p)} {_term(o)} ."
+        rel = next((t for t in iris if t.startswith(RELATIVE_BASE)), None)
+        if rel is not None:
+            if sources is None:
+                sources = _relative_sources(data.decode("utf-8", "replace"), fmt)
+            line, written = _relative_line(rel, sources)
+            expected = f"{name} statements with absolute IRIs (relative ones need {base} in the file)"
+            bad.append(
+                (line, expected, f"the relative IRI {show(written)}" if written else "a relative IRI", raw)
+            )
+            continue
+        wrong = next((t for t in iris if bad_iri_char(t)), None)
+        if wrong is not None:
+            expected = f'{name} IRIs without spaces, control characters, <, > or " (percent-encode them)'
+            bad.append((None, expected, f"{show(wrong)}, which contains {bad_iri_char(wrong)!r}", raw))
+            continue
+        try:
+            text = check_text(terms[2])
+            check_text(terms[0])
+            check_text(terms[1])
+        except ValueError as e:
+            bad.append((None, f"{name} statements of valid Unicode text", str(e), raw))
+            continue
         if isinstance(o, rdflib.URIRef):
-            index.add(str(s), str(p), str(o), False, None, keep)
+            index.add(terms[0], terms[1], text, False, None, keep)
         elif isinstance(o, rdflib.Literal):
-            index.add(str(s), str(p), str(o), True, o.language.lower() if o.language else None, keep)
+            index.add(terms[0], terms[1], text, True, o.language.lower() if o.language else None, keep)
         else:
             index.blank += 1
+    for line, expected, got, raw in sorted(bad, key=lambda b: (b[0] or 0, b[3])):
+        policy.bad(InputError(path, line, expected, got), raw)
+
+
+def _term(t: object) -> str:
+    """An RDF term for the rejects file (rdflib's ``n3()`` refuses the malformed IRIs reported here)."""
+    if isinstance(t, rdflib.URIRef):
+        return f"<{t}>"
+    if isinstance(t, rdflib.Literal):
+        text = str(t).encode("utf-8", "backslashreplace").decode("utf-8")
+        return json.dumps(text, ensure_ascii=False) + (f"@{t.language}" if t.language else "")
+    return f"_:{t}"
 
 
 def _error_line(e: BaseException) -> int | None:
@@ -201,6 +364,7 @@ def index_files(
     paths: Iterable[str | PathLike[str]], links: Mapping[str, str], hops: int, policy: RecordPolicy
 ) -> TripleIndex:
     """Parse every RDF file into one :class:`TripleIndex` (only linked subjects when ``hops == 1``)."""
+    check_reader_args(hops=hops)
     index = TripleIndex()
     keep = set(links.values()) if hops <= 1 else None
     for p in paths:
@@ -209,7 +373,7 @@ def index_files(
         if fmt == "nt":
             parse_ntriples(path, index, keep, policy)
         else:
-            parse_with_rdflib(path, fmt, index, keep)
+            parse_with_rdflib(path, fmt, index, keep, policy)
     return index
 
 
@@ -236,7 +400,7 @@ def frames_from_index(index: TripleIndex, links: Mapping[str, str], hops: int = 
         ``linked_items`` and ``linked_items_with_triples``.
     """
     if hops < 1:
-        raise ValueError(f"hops must be at least 1, got {hops}")
+        raise ConfigError(f"hops must be at least 1, got {hops}")
     items_of: dict[str, list[str]] = defaultdict(list)
     for item, iri in links.items():
         items_of[iri].append(str(item))
@@ -344,8 +508,9 @@ def read_rdf(
         hops: Follow triples this many steps from the linked items (1 = their own triples). With 1,
             only the linked subjects' triples (and every ``rdfs:label``) are kept while parsing; with
             more, all triples are held in memory until the mapping.
-        skip_invalid: Skip malformed N-Triples lines (logged to ``rejects``) instead of raising.
-            Turtle and RDF/XML syntax errors always raise: those files cannot be parsed in part.
+        skip_invalid: Skip malformed N-Triples lines, and Turtle / RDF/XML statements with relative
+            IRIs (logged to ``rejects``), instead of raising. Turtle and RDF/XML syntax errors always
+            raise: those files cannot be parsed in part.
         rejects: JSON-lines file for skipped lines.
 
     Returns:
@@ -353,11 +518,14 @@ def read_rdf(
 
     Raises:
         InputError: missing or empty file, unknown extension, truncated gzip, non-UTF-8 text, a syntax
-            error (with its line when the parser reports one).
+            error (with its line when the parser reports one), a relative IRI (N-Triples has no base;
+            Turtle and RDF/XML files must declare one to use them).
+        ValueError: ``hops`` below 1.
 
     Example:
         >>> gf = read_rdf("movies.nt.gz", {"2": "http://dbpedia.org/resource/GoldenEye"})  # doctest: +SKIP
     """
+    check_reader_args(hops=hops)
     if isinstance(paths, (str, PathLike)):
         paths = [paths]
     policy = RecordPolicy(skip_invalid, rejects)

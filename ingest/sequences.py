@@ -12,10 +12,13 @@ Sources without timestamps (Amazon-KG ``.inter``) have ``ts`` null: the record o
 
 from __future__ import annotations
 
+from os import PathLike
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .errors import InputError
 
 _TS_MISSING = np.iinfo(np.int64).max  # null timestamps sort after every real one
 
@@ -135,21 +138,45 @@ def drop_duplicate_pairs(
     return s[~dup], int(dup.sum())
 
 
-def finish_interactions(df: pd.DataFrame, k: int, stats: dict[str, Any]) -> pd.DataFrame:
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def finish_interactions(
+    df: pd.DataFrame, k: int, stats: dict[str, Any], *, source: str | PathLike[str] = "interactions"
+) -> pd.DataFrame:
     """The common tail of every reader: duplicates, k-core, positions and splits.
 
     Args:
         df: Columns ``src, dst, rating, ts, order``.
         k: k-core threshold (0 = off).
         stats: Filled with ``duplicates``, ``k_core`` and ``k_core_removed`` (interactions).
+        source: The interactions file (named by the error below).
 
     Returns:
         A RATED frame: ``src, dst, rating, ts, pos, split`` (``ts`` nullable Int64).
+
+    Raises:
+        InputError: (``line=None``) the k-core removes every interaction; the message gives the counts
+            before it, so that a workable ``k`` can be chosen.
     """
     df, n_dup = drop_duplicate_pairs(df)
     stats["duplicates"] = stats.get("duplicates", 0) + n_dup
     before = len(df)
-    df = k_core(df, k)
+    kept = k_core(df, k)
+    if before and kept.empty:
+        users = df["src"].value_counts()
+        items = df["dst"].value_counts()
+        raise InputError(
+            source,
+            None,
+            f"interactions left after the {k}-core (users and items with at least {k} interactions each)",
+            f"none of {_n(before, 'interaction')} left ({_n(len(users), 'user')} with at most "
+            f"{int(users.max())} interactions each, {_n(len(items), 'item')} with at most "
+            f"{int(items.max())})",
+            hint="use a smaller --k-core, or 0 for none",
+        )
+    df = kept
     stats["k_core"] = k
     stats["k_core_removed"] = before - len(df)
     df = assign_split(df)

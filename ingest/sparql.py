@@ -20,12 +20,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from persona.kgstore.frames import GraphFrames
-from persona.kgstore.schema import PREDICATES
 from SPARQLWrapper import GET, JSON, POST, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
 
+from persona.errors import ConfigError
+from persona.kgstore.frames import GraphFrames
+from persona.kgstore.schema import PREDICATES
+
 from ._ntriples import Triple
+from ._values import check_reader_args
 from .errors import FetchError
 from .rdf import RDFS_LABEL, frames_from_index, index_triples
 
@@ -61,7 +64,7 @@ class SparqlClient:
         method: str = "POST",
     ) -> None:
         if method not in ("GET", "POST"):
-            raise ValueError(f'method must be "GET" or "POST", got {method!r}')
+            raise ConfigError(f'method must be "GET" or "POST", got {method!r}')
         self.method = method
         self.endpoint = endpoint
         self.cache_dir = Path(cache_dir)
@@ -121,7 +124,7 @@ class SparqlClient:
                 if attempt == self.retries:
                     raise FetchError(
                         f"{self.endpoint}: cannot reach the endpoint ({getattr(e, 'reason', e)}); "
-                        "check the URL and network, or use offline=True with a filled cache"
+                        "check the URL and network, or pass --offline to answer from a filled cache"
                     ) from None
             except SPARQLWrapperException as e:
                 first = str(e).splitlines()[0]
@@ -193,19 +196,23 @@ def fetch_triples(
 
     Raises:
         FetchError: endpoint unreachable or failing after retries, or offline without a cached answer.
+        ValueError: ``hops`` or ``batch`` below 1, or bad ``predicates``.
     """
     stats = stats if stats is not None else {}
+    check_reader_args(hops=hops)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ConfigError(f"batch must be at least 1 item per query (--batch), got {batch!r}")
     if predicates is None:
         preds: list[str] | None = [*PREDICATES, RDFS_LABEL]
     elif isinstance(predicates, str):
         if predicates != "*":
-            raise ValueError(f'predicates must be a list of IRIs, None or "*", got {predicates!r}')
+            raise ConfigError(f'predicates must be a list of IRIs, None or "*", got {predicates!r}')
         preds = None
     else:
         preds = list(predicates)
     bad = [p for p in preds or [] if not _IRI_OK.match(p)]
     if bad:
-        raise ValueError(f"predicate {bad[0]!r} cannot be used in a SPARQL query")
+        raise ConfigError(f"predicate {bad[0]!r} cannot be used in a SPARQL query")
     client = SparqlClient(endpoint, cache_dir, offline=offline, rate_limit_s=rate_limit_s, method=method)
     pred_clause = f"VALUES ?p {{ {_values(preds)} }}\n  " if preds is not None else ""
     invalid = truncated = queries = 0
@@ -336,6 +343,7 @@ def fetch_dbpedia(
         >>> gf = fetch_dbpedia({"2": "http://dbpedia.org/resource/GoldenEye"},
         ...                    cache_dir=".persona/sparql")  # doctest: +SKIP
     """
+    check_reader_args(hops=hops)
     stats: dict[str, Any] = {}
     triples = fetch_triples(
         sorted(set(links.values())),

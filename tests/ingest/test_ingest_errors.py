@@ -34,7 +34,7 @@ def test_bad_json_line(tmp_path: Path) -> None:
         read_amazon(reviews, meta)
     assert e.value.line == 2 and e.value.path == str(reviews)
     assert "expected one JSON object per line, got invalid JSON (Expecting value at column" in str(e.value)
-    assert "skip_invalid" in str(e.value)  # says what to do
+    assert "--skip-invalid" in str(e.value) and "--rejects FILE" in str(e.value)  # says what to do
 
 
 def test_json_value_that_is_not_an_object_and_missing_field(tmp_path: Path) -> None:

@@ -98,9 +98,12 @@ def test_link_sets_iri_and_k_core_drops_items(tmp_path: Path) -> None:
     assert iri["1"] == "http://dbpedia.org/resource/Toy_Story"
     assert iri["2"] == "http://dbpedia.org/resource/The_Usual_Suspects"
     assert iri.isna()["3"]
-    core = read_movielens(d, k_core=2)
-    # only item 1 has 2 users; then user 2 keeps 1 interaction < 2 … the 2-core is empty
-    assert len(rel(core, "RATED")) == 0 and core.stats["k_core_removed"] == 5
+    # only item 1 has 2 users; then user 2 keeps 1 interaction < 2 … the 2-core is empty, which is an
+    # error naming the counts before it (it used to give an empty graph silently)
+    with pytest.raises(
+        InputError, match=r"u\.data: expected interactions left after the 2-core .* none of 5"
+    ):
+        read_movielens(d, k_core=2)
 
 
 def test_ids_are_kept_verbatim(tmp_path: Path) -> None:
@@ -148,7 +151,9 @@ def test_unknown_item_and_conflicting_duplicate_rows(tmp_path: Path) -> None:
 
 
 def test_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="expected an existing file, got no such file"):
+    with pytest.raises(
+        InputError, match="expected a folder with u.data, u.item and u.user, got no such file"
+    ):
         read_movielens(tmp_path / "nowhere")
 
 
