@@ -49,6 +49,9 @@ class GraphStore(Protocol):
         are not duplicated: loading the same frames twice leaves identical counts. Properties of existing
         nodes are updated when the frame has a non-null value. Returns rows written per label/type."""
 
+    def identity(self) -> str | None:
+        """The store's stable UUID, created by :meth:`init_schema` (None if the store predates it)."""
+
     def run(self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False) -> list[dict[str, Any]]:
         """Run one statement. ``write=False`` runs it in a read-only transaction/connection, so the
         database itself refuses writes (:class:`StoreError`)."""

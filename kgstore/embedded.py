@@ -43,7 +43,7 @@ import ladybug
 from . import queries
 from ._protocol import Progress, StoreError, read_only_refusal
 from .frames import GraphFrames, RelFrame
-from .schema import NODE_TYPES, REL_TYPES, node_label, rel_key, rel_type
+from .schema import META_LABELS, NODE_TYPES, REL_TYPES, new_identity, node_label, rel_key, rel_type
 
 _DDL_TYPES = {"STRING": "STRING", "INT64": "INT64", "DOUBLE": "DOUBLE", "FLOAT[]": "FLOAT[]", "STRING[]": "STRING[]"}
 _ARROW_TYPES = {
@@ -273,8 +273,19 @@ class EmbeddedStore:
             cols = ", ".join(f"{p} {_DDL_TYPES[t]}" for p, t in nt.props.items())
             self._exec(f"CREATE NODE TABLE IF NOT EXISTS {label}(id STRING, {cols}, PRIMARY KEY(id))")
         # the core relationship tables exist from the start, so queries on them run on any store
-        for type, src, dst in (("RATED", "User", "Item"), ("RECOMMENDED", "User", "Item")):
+        for type, src, dst in (("RATED", "User", "Item"), ("RECOMMENDED", "User", "Item"), ("HELD_OUT", "User", "Item"),
+                               ("SIMILAR", "User", "User"), ("SIMILAR", "Item", "Item")):
             self._ensure_rel(type, src, dst)
+        if self.identity() is None:
+            self._exec("CREATE (:Store {id: $id, created_at: $t})", new_identity())
+
+    def identity(self) -> str | None:
+        """The store's UUID (set by :meth:`init_schema`), or None for a store created before identities."""
+        try:
+            rows = _rows(self._conn.execute("MATCH (s:Store) RETURN s.id AS id ORDER BY id LIMIT 1"))
+        except RuntimeError:  # no Store table yet
+            return None
+        return rows[0]["id"] if rows else None
 
     def _ensure_rel(self, type: str, src: str, dst: str) -> None:
         rel_type(type)
@@ -505,7 +516,7 @@ class EmbeddedStore:
     def counts(self) -> dict[str, dict[str, int]]:
         nodes, rels = {}, {}
         for name, kind in self._tables().items():
-            if kind == "NODE" and name in NODE_TYPES:
+            if kind == "NODE" and name in NODE_TYPES and name not in META_LABELS:
                 n = self._exec(f"MATCH (n:{name}) RETURN count(n) AS c").get_next()[0]
                 if n:
                     nodes[name] = int(n)

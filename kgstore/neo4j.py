@@ -32,7 +32,7 @@ from neo4j import exceptions as nx
 from . import queries
 from ._protocol import Progress, StoreError, read_only_refusal
 from .frames import GraphFrames, RelFrame
-from .schema import NODE_TYPES, REL_TYPES, check_name, node_label, rel_key, rel_type
+from .schema import META_LABELS, NODE_TYPES, REL_TYPES, check_name, new_identity, node_label, rel_key, rel_type
 
 #: Relationship property indexes created by :meth:`Neo4jStore.init_schema` (type, property): the
 #: training export filters ``RATED`` on ``split``; write-back deletes ``RECOMMENDED`` by ``run``.
@@ -209,7 +209,15 @@ class Neo4jStore:
                 f"ON (r.{_rel_prop(type_, prop)})"
             )
         self._auto(f"CALL db.awaitIndexes({_INDEX_WAIT_S})")
+        if self.identity() is None:
+            # MERGE on a label with a uniqueness constraint cannot run twice concurrently into two nodes
+            self._auto("MERGE (s:Store {singleton: true}) ON CREATE SET s.id = $id, s.created_at = $t", new_identity())
         self._schema_ready = True
+
+    def identity(self) -> str | None:
+        """The store's UUID (set by :meth:`init_schema`), or None for a store created before identities."""
+        rows = self._read(None, _data, "MATCH (s:Store) RETURN s.id AS id ORDER BY id LIMIT 1", {})
+        return rows[0]["id"] if rows else None
 
     # ------------------------------------------------------------------ loading
     def load(
@@ -430,7 +438,7 @@ class Neo4jStore:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Nodes per label and relationships per type, from Neo4j's count store (constant time)."""
-        labels = [r["label"] for r in self.run("CALL db.labels() YIELD label RETURN label")]
+        labels = [r["label"] for r in self.run("CALL db.labels() YIELD label RETURN label") if r["label"] not in META_LABELS]
         types = [r["t"] for r in self.run("CALL db.relationshipTypes() YIELD relationshipType AS t RETURN t")]
         nodes = {}
         for lab in labels:
@@ -565,6 +573,7 @@ class Neo4jStore:
     def clear(self) -> None:
         """Delete every node and relationship, 10,000 nodes per transaction. Constraints and indexes stay."""
         self._auto("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+        self._schema_ready = False  # the next load re-creates the store's identity
 
     def close(self) -> None:
         """Close the driver (idempotent)."""

@@ -96,7 +96,38 @@ NODE_TYPES: dict[str, NodeType] = {
         "A recommendable item; `domain` says movie, book, product…",
     ),
     **{lab: NodeType(lab, dict(_ENTITY_PROPS), f"{lab} (attribute or DBpedia entity)") for lab in ENTITY_LABELS},
+    "Store": NodeType(
+        "Store",
+        {"created_at": "STRING"},
+        "The store's own identity (one node, `id` a UUID set at schema creation): runs and model artefacts "
+        "are keyed by it, so a model never answers for another store.",
+    ),
+    "Run": NodeType(
+        "Run",
+        {
+            "kind": "STRING",  # "train" (personas + recommender + write-back) or "personas"
+            "created_at": "STRING",  # ISO 8601, UTC
+            "store_id": "STRING",
+            "settings": "STRING",  # JSON
+            "settings_digest": "STRING",
+            "metrics": "STRING",  # JSON
+            "artefacts": "STRING",  # folder of the run's model files, relative to the workdir
+            "persona_run": "STRING",
+        },
+        "A training run recorded in the graph it trained on; everything it writes names its id.",
+    ),
 }
+
+#: Labels that are bookkeeping, not knowledge: never exported to the models, not in ``counts()``.
+META_LABELS: tuple[str, ...] = ("Store", "Run")
+
+
+def new_identity() -> dict[str, str]:
+    """Parameters of a new ``Store`` node: a random UUID and the creation time (UTC, ISO 8601)."""
+    import datetime
+    import uuid
+
+    return {"id": str(uuid.uuid4()), "t": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 REL_TYPES: dict[str, RelType] = {
     "RATED": RelType(
@@ -105,6 +136,16 @@ REL_TYPES: dict[str, RelType] = {
         "User interacted with item; `pos` is the chronological position, `split` train/valid/test.",
     ),
     "RECOMMENDED": RelType("RECOMMENDED", {"rank": "INT64", "score": "DOUBLE", "run": "STRING"}),
+    "SIMILAR": RelType(
+        "SIMILAR",
+        {"score": "DOUBLE", "rank": "INT64", "run": "STRING"},
+        "User-User by persona cosine, Item-Item by the retriever's item vectors: each node's top-K of a run.",
+    ),
+    "HELD_OUT": RelType(
+        "HELD_OUT",
+        {"run": "STRING", "retriever_rank": "INT64", "final_rank": "INT64", "candidates": "INT64"},
+        "The user's held-out test item and the 1-based rank the run gave it at evaluation time (full ranking).",
+    ),
     "ALSO_BUY": RelType("ALSO_BUY"),
     "ALSO_VIEW": RelType("ALSO_VIEW"),
     "HAS_BRAND": RelType("HAS_BRAND"),

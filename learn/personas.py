@@ -142,6 +142,7 @@ def train_personas(
     log: Log = _noop,
     seed: int | None = None,
     write: bool = True,
+    model_dir: Path | str | None = None,
 ) -> PersonaResult:
     """Text-initialise the graph, learn HDGI personas and write them back.
 
@@ -153,6 +154,8 @@ def train_personas(
         log: One-line status messages.
         seed: HDGI seed (default ``settings.hdgi.seed`` if present, else 0).
         write: Write personas and vector indexes to the store.
+        model_dir: Where the trained model goes (``<model_dir>/<run_id>/model.pt``, ``latest``); default
+            ``<workdir>/personas``. The pipeline passes a folder keyed by the store's identity.
 
     Returns:
         :class:`~persona.learn.hdgi.PersonaResult` (``extra`` holds timings and counts).
@@ -182,7 +185,7 @@ def train_personas(
     )
 
     t = time.perf_counter()
-    root = _persona_dir(workdir)
+    root = Path(model_dir) if model_dir is not None else _persona_dir(workdir)
     log(f"HDGI: hidden {hs.hidden}, up to {hs.epochs} epochs on {device}")
     res = train_hdgi(
         data, hs, seed=seed, device=device, checkpoint_dir=root / "checkpoint", progress=progress

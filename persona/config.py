@@ -120,6 +120,7 @@ class RecSettings(BaseModel):
     item_emb: Literal["random", "text"] = Field("text", description="Retriever's item initialisation.")
     candidates: int = Field(100, description="Candidates passed from retriever to reranker.")
     k: int = Field(10, description="Length of the final list.")
+    similar_k: int = Field(10, ge=1, description="SIMILAR edges written per user (by persona) and per item (by the retriever's item vectors).")
     session_gap_s: float | None = Field(
         None,
         description="Session view: cut each history where the inactivity gap exceeds this many seconds; the sequence "

@@ -113,22 +113,28 @@ def train(
     """
     from persona.rec import TwoStageRecommender, run_two_stage
 
+    from persona import runs
+
     rs = settings.rec.model_copy(update={"seed": settings.rec.seed if seed is None else seed})
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    run_dir = Path(settings.workdir) / "runs" / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     persona_info: dict[str, Any] = {}
     with connect(settings) as store:
+        sid = runs.store_identity(store)
+        sdir = runs.store_dir(settings.workdir, sid)
+        run_dir = sdir / "runs" / run_id
+        run_dir.mkdir(parents=True, exist_ok=True)
+        persona_run = None
         if not skip_personas:
-            from persona.learn.personas import train_personas
-
             t0 = time.perf_counter()
             log("personas: text embeddings → graph export → HDGI")
-            res = train_personas(store, settings, workdir=Path(settings.workdir), progress=progress, log=log)
+            res = train_personas_recorded(store, settings, progress=progress, log=log)
             timings["personas_s"] = time.perf_counter() - t0
+            persona_run = res.run_id
             persona_info = {"run": res.run_id, "users": len(res.user_ids), "dim": int(res.personas.shape[1]),
                             "epochs": len(res.losses), "final_loss": float(res.losses[-1]) if res.losses else None}
+        else:
+            persona_run = _stored_persona_run(store)
         t0 = time.perf_counter()
         inter = load_interactions(store, settings)
         item_text = vectors(store, "rec_item_vectors") if rs.item_emb == "text" else None
@@ -148,19 +154,76 @@ def train(
         t0 = time.perf_counter()
         two = TwoStageRecommender(retriever, reranker)
         recs = two.recommend(None, k=recommend_k or rs.k, history="all")
-        written = write_recommendations(store, recs, run_id)
+        written = {"RECOMMENDED": write_recommendations(store, recs, run_id)}
+        from persona.rec.pipeline import test_ranks
+
+        written["HELD_OUT"] = write_held_out(store, test_ranks(retriever, reranker), run_id)
+        from persona.similarity import write_similar
+
+        written.update(write_similar(store, retriever, uvecs if rs.user_emb == "kg" else vectors(store, "rec_user_personas"),
+                                     run_id, k=settings.rec.similar_k))
         timings["write_back_s"] = time.perf_counter() - t0
 
-    metrics = {"retriever": out["retriever"], "reranked": out["reranked"]}
-    meta = {
-        "run_id": run_id, "store": settings.store, "metrics": metrics, "timings": timings, "persona": persona_info,
-        "rec": rs.model_dump(), "text_model": settings.text.model, "hdgi": settings.hdgi.model_dump(),
-        "best_epoch": out.get("retriever_best_epoch"), "valid_ndcg@10": out.get("retriever_valid_ndcg@10"),
-    }
-    (run_dir / "run.json").write_text(json.dumps(meta, indent=2, default=float))
-    latest = Path(settings.workdir) / "runs" / "latest"
-    latest.write_text(run_id)
-    return TrainReport(run_id, metrics, timings, {"RECOMMENDED": written}, persona_info, run_dir)
+        metrics = {"retriever": out["retriever"], "reranked": out["reranked"]}
+        record = runs.RunRecord(
+            id=run_id, kind="train", created_at=runs.now(), store_id=sid,
+            settings={"rec": rs.model_dump(), "text_model": settings.text.model, "hdgi": settings.hdgi.model_dump()},
+            metrics=metrics, artefacts=str(run_dir.relative_to(settings.workdir)), persona_run=persona_run,
+        )
+        runs.record_run(store, record, settings.workdir)
+    meta = json.loads((run_dir / runs.RUN_FILE).read_text())
+    meta.update({"timings": timings, "persona": persona_info, "best_epoch": out.get("retriever_best_epoch"),
+                 "valid_ndcg@10": out.get("retriever_valid_ndcg@10")})
+    (run_dir / runs.RUN_FILE).write_text(json.dumps(meta, indent=2, default=float))
+    return TrainReport(run_id, metrics, timings, written, persona_info, run_dir)
+
+
+def train_personas_recorded(store: GraphStore, settings: Settings, *, progress: Progress | None = None,
+                            log: Log = _noop, write: bool = True) -> Any:
+    """:func:`persona.learn.personas.train_personas` with the model kept under the store's folder and a
+    ``Run {kind: 'personas'}`` recorded in the store."""
+    from persona import runs
+    from persona.learn.personas import train_personas
+
+    sid = runs.store_identity(store)
+    sdir = runs.store_dir(settings.workdir, sid)
+    res = train_personas(store, settings, workdir=Path(settings.workdir), progress=progress, log=log,
+                         write=write, model_dir=sdir / "personas")
+    record = runs.RunRecord(
+        id=res.run_id, kind="personas", created_at=runs.now(), store_id=sid,
+        settings={"hdgi": settings.hdgi.model_dump(), "text_model": settings.text.model},
+        metrics={"epochs": len(res.losses), "final_loss": float(res.losses[-1]) if res.losses else None,
+                 "attention": res.attention},
+        artefacts=str((sdir / "personas" / res.run_id).relative_to(settings.workdir)), persona_run=res.run_id,
+    )
+    # the persona job writes its own run.json (graph statistics, losses); the record's goes beside it
+    folder = Path(settings.workdir) / record.artefacts
+    own = folder / "run.json"
+    keep = own.read_text() if own.is_file() else None
+    runs.record_run(store, record, settings.workdir)
+    if keep is not None:
+        merged = {**json.loads(keep), **json.loads(own.read_text())}
+        own.write_text(json.dumps(merged, indent=2, default=float))
+    return res
+
+
+def _stored_persona_run(store: GraphStore) -> str | None:
+    rows = store.run_named("rec_persona_run")
+    return rows[0]["run"] if rows else None
+
+
+def write_held_out(store: GraphStore, ranks: pd.DataFrame, run_id: str) -> int:
+    """Replace ``HELD_OUT`` edges with this run's: each user's test item and the 1-based ranks it got."""
+    store.delete_rels("HELD_OUT")
+    if ranks.empty:
+        return 0
+    g = GraphFrames()
+    g.add_rels("HELD_OUT", "User", "Item", pd.DataFrame({
+        "src": ranks["user"].astype(str), "dst": ranks["item"].astype(str), "run": run_id,
+        "retriever_rank": ranks["retriever_rank"].astype(int), "final_rank": ranks["final_rank"].astype(int),
+        "candidates": ranks["candidates"].astype(int),
+    }))
+    return store.load(g).get("HELD_OUT", 0)
 
 
 def write_recommendations(store: GraphStore, recs: pd.DataFrame, run_id: str) -> int:
@@ -175,21 +238,24 @@ def write_recommendations(store: GraphStore, recs: pd.DataFrame, run_id: str) ->
     return store.load(g).get("RECOMMENDED", 0)
 
 
-def _latest_run(settings: Settings) -> Path:
-    runs = Path(settings.workdir) / "runs"
-    latest = runs / "latest"
-    if not latest.is_file():
-        raise ModelError(f"no trained run under {runs}; run `persona train` first")
-    return runs / latest.read_text().strip()
+def load_recommender(settings: Settings, run_id: str | None = None) -> Any:
+    """The two-stage recommender of the store's newest ``train`` run (or ``run_id``), with its record.
 
+    Returns:
+        ``(TwoStageRecommender, RunRecord, artefacts folder)``.
 
-def load_recommender(settings: Settings) -> Any:
-    """The latest run's two-stage recommender."""
+    Raises:
+        ModelError: the store has no run, or the run's files are missing or another store's.
+    """
+    from persona import runs
     from persona.rec import SASRecRecommender, TwoStageRecommender
 
-    run = _latest_run(settings)
+    with connect(settings, read_only=True) as store:
+        run, folder = runs.resolve_run(store, settings.workdir, run_id)
     dev = settings.rec.device
-    return TwoStageRecommender(SASRecRecommender.load(run / "retriever.pt", dev), SASRecRecommender.load(run / "reranker.pt", dev))
+    two = TwoStageRecommender(SASRecRecommender.load(folder / "retriever.pt", dev),
+                              SASRecRecommender.load(folder / "reranker.pt", dev))
+    return two, run, folder
 
 
 def _titles(store: GraphStore, ids: list[str]) -> dict[str, str]:
@@ -197,9 +263,10 @@ def _titles(store: GraphStore, ids: list[str]) -> dict[str, str]:
     return {r["id"]: r["title"] for r in rows}
 
 
-def recommend_user(settings: Settings, user: str, *, k: int = 10) -> pd.DataFrame:
-    """Top-``k`` for a known user from their whole history (``item, title, rank, score``)."""
-    two = load_recommender(settings)
+def recommend_user(settings: Settings, user: str, *, k: int = 10, run_id: str | None = None) -> pd.DataFrame:
+    """Top-``k`` for a known user from their whole history (``item, title, rank, score``), by the store's
+    newest run (or ``run_id``)."""
+    two, _run, _ = load_recommender(settings, run_id)
     inter = two.retriever.interactions
     if user not in inter.user_index:
         raise NotFoundError(f"unknown user {user!r}: not in the trained run (users look like {inter.users[0]!r})")
@@ -210,9 +277,12 @@ def recommend_user(settings: Settings, user: str, *, k: int = 10) -> pd.DataFram
     return recs[["rank", "item", "title", "score"]]
 
 
-def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -> pd.DataFrame:
-    """Top-``k`` after an anonymous session; its persona is inferred from its items (no retraining)."""
-    two = load_recommender(settings)
+def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10, run_id: str | None = None) -> pd.DataFrame:
+    """Top-``k`` after an anonymous session; its persona is inferred from its items (no retraining) by the
+    persona model of the same run."""
+    from persona import runs
+
+    two, run, _ = load_recommender(settings, run_id)
     inter = two.retriever.interactions
     unknown = [i for i in item_ids if i not in inter.item_index]
     if unknown:
@@ -221,7 +291,10 @@ def recommend_session(settings: Settings, item_ids: list[str], *, k: int = 10) -
     if two.retriever.settings.user_emb == "kg":
         from persona.learn.personas import infer_persona
 
-        vec = infer_persona(settings, item_ids)
+        if not run.persona_run:
+            raise ModelError(f"run {run.id} has no persona run recorded; retrain with `persona train`")
+        sdir = runs.store_dir(settings.workdir, run.store_id)
+        vec = infer_persona(settings.model_copy(update={"workdir": sdir}), item_ids, run_id=run.persona_run)
     recs = two.recommend_session(list(item_ids), vec, k=k)
     with connect(settings, read_only=True) as store:
         titles = _titles(store, recs["item"].tolist())
@@ -275,10 +348,8 @@ def experiment(
     out_dir = Path(out_dir)
     with connect(settings) as store:
         if not skip_personas:
-            from persona.learn.personas import train_personas
-
             log("personas: text embeddings → graph export → HDGI")
-            train_personas(store, settings, workdir=Path(settings.workdir), progress=progress, log=log)
+            train_personas_recorded(store, settings, progress=progress, log=log)
         inter = load_interactions(store, settings)
         item_text = vectors(store, "rec_item_vectors") or None
         by_variant: dict[str, dict[str, np.ndarray]] = {}

@@ -120,6 +120,32 @@ def evaluate_two_stage(
     return {"retriever": out_ret, "reranked": out_fin}
 
 
+def test_ranks(retriever: SASRecRecommender, reranker: SASRecRecommender, split: str = "test") -> pd.DataFrame:
+    """Per user, the held-out item of ``split`` and its 1-based full-ranking ranks under the retriever and
+    in the final (reranked) list — the ranks :func:`evaluate_two_stage` turns into metrics, user by user.
+
+    Returns:
+        ``user, item, retriever_rank, final_rank, candidates``.
+    """
+    _, inter = retriever._require_fit()
+    c = retriever.settings.candidates
+    es = inter.eval_set(split)  # type: ignore[arg-type]
+    rows = []
+    for start in range(0, len(es), 2048):
+        part = es.subset(slice(start, start + 2048))
+        a = retriever.score_eval_set(part)
+        b = reranker.score_eval_set(part).to(a.device)
+        tgt = torch.as_tensor(part.targets, device=a.device)
+        excl = seen_mask(part.history, a.shape[1], a.device) if retriever.settings.exclude_seen else None
+        r1, r2 = two_stage_ranks(a, b, tgt, excl, c)
+        rows.append(pd.DataFrame({
+            "user": [inter.users[u] for u in part.users], "item": [inter.items[t - 1] for t in part.targets],
+            "retriever_rank": (r1.cpu().numpy() + 1), "final_rank": (r2.cpu().numpy() + 1), "candidates": c,
+        }))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["user", "item", "retriever_rank", "final_rank", "candidates"])
+
+
 def make_retriever(
     settings: RecSettings,
     user_vecs: Mapping[str, np.ndarray] | None,
