@@ -165,7 +165,8 @@ def _attention(profile: UserProfile) -> None:
 def _summary(profile: UserProfile) -> None:
     st.subheader("Summary")
     if not profile.summary:
-        st.info("no summary stored for this user (`persona train` writes one)")
+        st.info("no summary stored for this user (`persona experiment` writes them for its LLM row, "
+                "as does `persona train --user-emb llm`)")
         return
     st.markdown(f"**{summary_source_label(profile.summary_source)}**")
     st.markdown(profile.summary)
@@ -188,7 +189,8 @@ def _recommendations(data: ExplorerData, user: str, history: pd.DataFrame, has_r
     st.subheader("Recommendations")
     recs = data.recommendations(user) if has_recs else pd.DataFrame(columns=["run", "rank", "item", "title", "score"])
     if recs.empty:
-        st.info("no recommendations stored for this user (`persona train` / `persona recommend` write them)")
+        st.info("no recommendations stored for this user "
+                "(`persona train` writes them; `persona recommend` only prints a list)")
         return
     runs = sorted(recs["run"].dropna().unique().tolist(), reverse=True)
     run = runs[0] if len(runs) <= 1 else st.selectbox("Run", runs, key="rec_run")

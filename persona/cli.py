@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+import warnings
 
 # Spinning OpenMP workers steal the second core from everything else on small machines (measured ~10×
 # slower SASRec epochs on a busy 2-core box); passive waiting costs little when the machine is idle.
@@ -17,11 +18,35 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from persona import __version__, workflows
 from persona._ui import console, err_console, progress_bar, table
-from persona.config import Settings, load_settings
+from persona.config import AppSettings, HDGISettings, IngestSettings, RecSettings, Settings, load_settings
 from persona.errors import ConfigError, PersonaError, is_disk_full
+
+
+def _tidy_params(params: list[Any]) -> list[Any]:
+    """Help that shows flags as flags: no ``<bool>`` after a flag, a name (not ``<list[str]>``) after a
+    repeatable option. Options that set their own ``metavar`` keep it."""
+    for p in params:
+        if getattr(p, "metavar", None) is not None:
+            continue
+        if getattr(p, "is_flag", False) or getattr(p, "count", False):
+            p.metavar = ""
+        elif getattr(p, "multiple", False) and getattr(p, "name", None):
+            p.metavar = p.name.upper()
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _tidy_params(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _tidy_params(super().get_params(ctx))
 
 
 class _Typer(typer.Typer):
@@ -29,12 +54,19 @@ class _Typer(typer.Typer):
 
     Anything else is a bug and keeps its traceback. A full disk (``ENOSPC`` from any library) is named as
     such; files are written atomically (:func:`persona.errors.atomic_save`), so nothing partial stays.
+    Help shows flags without a type and repeatable options with a name (:func:`_tidy_params`).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", _Group)
+        super().__init__(*args, **kwargs)
+
     def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
         return _guarded(super().command(*args, **kwargs))
 
     def callback(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Group)
         return _guarded(super().callback(*args, **kwargs))
 
 
@@ -76,30 +108,106 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# Third-party chatter kept out of our output unless --verbose: torch_geometric's import triggers torch's
+# "`torch.jit.script` is deprecated" FutureWarning; transformers and huggingface_hub draw a tqdm bar
+# ("Loading weights") every time the text model loads. All of them read these settings when imported,
+# which happens inside the commands, after the root callback below.
+_QUIET_ENV = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
+_JIT_WARNING = r"`torch\.jit\.script` is deprecated"
+_env_we_set: set[str] = set()
+
+
+def quiet_third_party(verbose: bool = False) -> None:
+    """Silence (or, ``verbose``, restore) third-party warnings and progress bars in this process."""
+    if verbose:
+        for k in _env_we_set:
+            os.environ.pop(k, None)
+        _env_we_set.clear()
+        warnings.filters[:] = [f for f in warnings.filters if not (f[1] is not None and f[1].pattern == _JIT_WARNING)]
+        return
+    for k, v in _QUIET_ENV.items():
+        if k not in os.environ:
+            os.environ[k] = v
+            _env_we_set.add(k)
+    warnings.filterwarnings("ignore", message=_JIT_WARNING, category=FutureWarning)
+    # modules already imported (e.g. in a test process) read their settings at import: tell them directly
+    if "huggingface_hub" in sys.modules:
+        try:
+            from huggingface_hub.utils import disable_progress_bars
+
+            disable_progress_bars()
+        except ImportError:  # pragma: no cover
+            pass
+    if "transformers" in sys.modules:
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+        except ImportError:  # pragma: no cover
+            pass
+
+
 @app.callback()
 def _main(
     version: Annotated[
         Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Let third-party libraries print their warnings and progress bars too."),
+    ] = False,
 ) -> None:
     """Persona-driven, knowledge-graph-backed session recommendation."""
+    quiet_third_party(verbose)
 
 
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(train_app, name="train")
 app.add_typer(enrich_app, name="enrich")
 
+def _config_default(model: Any, field: str, section: str, note: str = "") -> str:
+    """Help text for an option whose default comes from the config file, shown like Typer's own
+    ``[default: …]`` line: ``[default: 1, or [ingest] hops]``."""
+    value = model.model_fields[field].default
+    return "\n\n[dim]" + escape(f"[default: {value}{note}, or [{section}] {field}]") + "[/dim]"
+
+
 StoreOpt = Annotated[
     Optional[str],
-    typer.Option("--store", "-s", help="Store URI: embedded:PATH (default embedded:persona.db, env PERSONA_STORE) or bolt://host:port."),
+    typer.Option(
+        "--store", "-s", metavar="URI",
+        help="Store URI: embedded:PATH or bolt://host:port (default: PERSONA_STORE, the config file's store, "
+        "or embedded:persona.db).",
+    ),
 ]
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML config file (default ./persona.toml if present).")]
-RdfOpt = Annotated[list[Path], typer.Option("--rdf", help="RDF file (N-Triples, Turtle, RDF/XML; .gz ok). Repeatable.")]
-HopsOpt = Annotated[Optional[int], typer.Option("--hops", min=1, help="Keep RDF triples within this many hops of a linked item (default 1, or [ingest] hops).")]
-KCoreOpt = Annotated[Optional[int], typer.Option("--k-core", min=0, help="Keep users and items with ≥ k interactions (paper: 5; default 0 = off, or [ingest] k_core).")]
+ConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", "-c", metavar="FILE", help="TOML config file (default ./persona.toml if present).")
+]
+RdfOpt = Annotated[
+    list[Path], typer.Option("--rdf", metavar="FILE", help="RDF file (N-Triples, Turtle, RDF/XML; .gz ok). Repeatable.")
+]
+HopsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--hops", min=1, metavar="N",
+        help="Keep RDF triples within this many hops of a linked item." + _config_default(IngestSettings, "hops", "ingest"),
+    ),
+]
+KCoreOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--k-core", min=0, metavar="K",
+        help="Keep users and items with ≥ K interactions (the paper uses 5; 0 = off)."
+        + _config_default(IngestSettings, "k_core", "ingest"),
+    ),
+]
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Skip bad records (counted, written to --rejects) instead of failing.")]
-RejectsOpt = Annotated[Optional[Path], typer.Option("--rejects", help="Where --skip-invalid writes rejected records (JSON lines).")]
+RejectsOpt = Annotated[
+    Optional[Path], typer.Option("--rejects", metavar="FILE", help="Where --skip-invalid writes rejected records (JSON lines).")
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+DomainOpt = Annotated[Optional[str], typer.Option("--domain", metavar="NAME", help="Item domain (default: from the file name).")]
 
 
 def _settings(store: str | None, config: Path | None, **extra: Any) -> Settings:
@@ -156,13 +264,15 @@ def _run_ingest(settings: Settings, parse: Any, quiet: bool, source: str) -> Non
     console.print(table(f"ingest {source} → {settings.store}", rows))
     interesting = {k: v for k, v in report.stats.items() if v}
     if interesting:
-        console.print(table("parser notes", {k: v for k, v in interesting.items()}))
+        console.print(table("parser notes", interesting, names=("note", "value")))
 
 
 @ingest_app.command("movielens")
 def ingest_movielens(
-    directory: Annotated[Path, typer.Argument(help="Folder with the GroupLens ML-100K files (u.data, u.item, u.user).")],
-    link: Annotated[Optional[Path], typer.Option("--link", help="RecBole .link file: item_id → DBpedia IRI.")] = None,
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Folder with the GroupLens ML-100K files (u.data, u.item, u.user).")
+    ],
+    link: Annotated[Optional[Path], typer.Option("--link", metavar="FILE", help="RecBole .link file: item_id → DBpedia IRI.")] = None,
     rdf: RdfOpt = [],
     hops: HopsOpt = None,
     k_core: KCoreOpt = None,
@@ -189,13 +299,13 @@ def ingest_movielens(
 
 @ingest_app.command("amazon")
 def ingest_amazon(
-    reviews: Annotated[Path, typer.Option("--reviews", help="Amazon 2018 reviews, JSON lines (.gz ok).")],
-    meta: Annotated[Path, typer.Option("--meta", help="Amazon 2018 metadata, JSON lines (.gz ok).")],
-    link: Annotated[Optional[Path], typer.Option("--link", help="RecBole .link file: asin → DBpedia IRI.")] = None,
+    reviews: Annotated[Path, typer.Option("--reviews", metavar="FILE", help="Amazon 2018 reviews, JSON lines (.gz ok).")],
+    meta: Annotated[Path, typer.Option("--meta", metavar="FILE", help="Amazon 2018 metadata, JSON lines (.gz ok).")],
+    link: Annotated[Optional[Path], typer.Option("--link", metavar="FILE", help="RecBole .link file: asin → DBpedia IRI.")] = None,
     rdf: RdfOpt = [],
     hops: HopsOpt = None,
     k_core: KCoreOpt = None,
-    domain: Annotated[Optional[str], typer.Option("--domain", help="Item domain (default: from the file name).")] = None,
+    domain: DomainOpt = None,
     skip_invalid: SkipOpt = False,
     rejects: RejectsOpt = None,
     store: StoreOpt = None,
@@ -219,11 +329,13 @@ def ingest_amazon(
 
 @ingest_app.command("atomic")
 def ingest_atomic(
-    prefix: Annotated[str, typer.Argument(help="Path prefix of RecBole atomic files: PREFIX.inter, .item, .user, .kg, .link.")],
+    prefix: Annotated[
+        str, typer.Argument(metavar="PREFIX", help="Path prefix of RecBole atomic files: PREFIX.inter, .item, .user, .kg, .link.")
+    ],
     rdf: RdfOpt = [],
     hops: HopsOpt = None,
     k_core: KCoreOpt = None,
-    domain: Annotated[Optional[str], typer.Option("--domain", help="Item domain (default: from the file name).")] = None,
+    domain: DomainOpt = None,
     skip_invalid: SkipOpt = False,
     rejects: RejectsOpt = None,
     store: StoreOpt = None,
@@ -247,9 +359,9 @@ def ingest_atomic(
 
 @ingest_app.command("demo")
 def ingest_demo(
-    users: Annotated[int, typer.Option("--users", min=10, help="Number of users.")] = 1000,
-    items: Annotated[int, typer.Option("--items", min=10, help="Number of items.")] = 600,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    users: Annotated[int, typer.Option("--users", min=10, metavar="N", help="Number of users.")] = 1000,
+    items: Annotated[int, typer.Option("--items", min=10, metavar="M", help="Number of items.")] = 600,
+    seed: Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Random seed.")] = 0,
     store: StoreOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
@@ -263,10 +375,13 @@ def ingest_demo(
 
 @enrich_app.command("dbpedia")
 def enrich_dbpedia(
-    endpoint: Annotated[str, typer.Option("--endpoint", help="SPARQL endpoint.")] = "https://dbpedia.org/sparql",
-    predicates: Annotated[list[str], typer.Option("--predicates", help="Predicate IRIs to fetch (default: the schema's table).")] = [],
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Items per SPARQL query.")] = 50,
-    rate_limit: Annotated[float, typer.Option("--rate-limit", min=0.0, help="Seconds between queries.")] = 1.0,
+    endpoint: Annotated[str, typer.Option("--endpoint", metavar="URL", help="SPARQL endpoint.")] = "https://dbpedia.org/sparql",
+    predicates: Annotated[
+        list[str],
+        typer.Option("--predicates", metavar="IRI", help="Predicate IRI to fetch; repeatable (default: the schema's table)."),
+    ] = [],
+    batch: Annotated[int, typer.Option("--batch", min=1, metavar="N", help="Items per SPARQL query.")] = 50,
+    rate_limit: Annotated[float, typer.Option("--rate-limit", min=0.0, metavar="SECONDS", help="Seconds between queries.")] = 1.0,
     offline: Annotated[bool, typer.Option("--offline", help="Replay the on-disk cache only; never contact the endpoint.")] = False,
     store: StoreOpt = None,
     config: ConfigOpt = None,
@@ -290,7 +405,10 @@ def enrich_dbpedia(
     _run_ingest(s, parse, quiet, "dbpedia")
 
 
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="'cpu', 'cuda' or 'cuda:N' for text encoding, HDGI and SASRec.")]
+DeviceOpt = Annotated[
+    Optional[str],
+    typer.Option("--device", metavar="DEVICE", help="'cpu', 'cuda' or 'cuda:N' for text encoding, HDGI and SASRec (default: the config's)."),
+]
 
 
 def _train_settings(store: str | None, config: Path | None, device: str | None, **rec: Any) -> Settings:
@@ -307,16 +425,31 @@ def _train_settings(store: str | None, config: Path | None, device: str | None, 
 
 
 def _status(msg: str) -> None:
-    err_console.print(f"[dim]{msg}[/]", highlight=False)
+    err_console.print(f"[dim]{escape(msg)}[/]", highlight=False, soft_wrap=True)
 
 
 @train_app.callback(invoke_without_command=True)
 def train_cmd(
     ctx: typer.Context,
-    user_emb: Annotated[Optional[str], typer.Option("--user-emb", help="Retriever user embedding: none | random | llm | kg.")] = None,
-    item_emb: Annotated[Optional[str], typer.Option("--item-emb", help="Retriever item embedding: random | text.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Random seed of the recommender.")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="SASRec epochs: the length of the cosine schedule (early stopping may end sooner).")] = None,
+    user_emb: Annotated[
+        Optional[str],
+        typer.Option("--user-emb", metavar="KIND", help="Retriever user embedding: none | random | llm | kg."
+                     + _config_default(RecSettings, "user_emb", "rec")),
+    ] = None,
+    item_emb: Annotated[
+        Optional[str],
+        typer.Option("--item-emb", metavar="KIND", help="Retriever item embedding: random | text."
+                     + _config_default(RecSettings, "item_emb", "rec")),
+    ] = None,
+    seed: Annotated[
+        Optional[int],
+        typer.Option("--seed", min=0, metavar="S", help="Random seed of the recommender." + _config_default(RecSettings, "seed", "rec")),
+    ] = None,
+    epochs: Annotated[
+        Optional[int],
+        typer.Option("--epochs", min=1, metavar="N", help="SASRec epochs: the length of the cosine schedule (early stopping may end sooner)."
+                     + _config_default(RecSettings, "epochs", "rec")),
+    ] = None,
     skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
     device: DeviceOpt = None,
     store: StoreOpt = None,
@@ -335,20 +468,38 @@ def train_cmd(
     s = _train_settings(store, config, device, user_emb=user_emb, item_emb=item_emb, epochs=epochs)
     with progress_bar(quiet) as progress:
         rep = train(s, skip_personas=skip_personas, seed=seed, progress=progress, log=_status)
-    _print_metrics(f"test metrics (full ranking) — run {rep.run_id}", rep.metrics)
-    console.print(table("run", {**{k: round(v, 1) for k, v in rep.timings.items()}, **rep.written, "run dir": str(rep.run_dir)}))
+    _print_metrics(f"test metrics (full ranking), run {rep.run_id}", rep.metrics)
+    console.print(table("run", run_rows(rep.timings, rep.written), caption=f"run dir: {rep.run_dir}"))
+
+
+_TIMING_NAMES = {"personas_s": "personas", "load_s": "loading", "rec_s": "recommender", "write_back_s": "write-back"}
+
+
+def run_rows(timings: dict[str, float], written: dict[str, int]) -> dict[str, Any]:
+    """The ``run`` table of ``persona train``: seconds per stage (shown ``77.9 s``), then what was written."""
+    rows: dict[str, Any] = {f"{_TIMING_NAMES.get(k, k.removesuffix('_s'))} time": float(v) for k, v in timings.items()}
+    if timings:
+        rows["total time"] = float(sum(timings.values()))
+    rows.update({f"{k} written": v for k, v in written.items()})
+    return rows
+
+
+_METRIC_LABELS = {"hr@10": "HR@10", "ndcg@10": "NDCG@10", "mrr": "MRR", "hr@100": "HR@100"}
 
 
 def _print_metrics(title: str, metrics: dict[str, dict[str, float]]) -> None:
-    keys = {"hr@10": "HR@10", "ndcg@10": "NDCG@10", "mrr": "MRR", "hr@100": "HR@100"}
+    keys = _METRIC_LABELS
     rows = [{"stage": stage, **{lab: m.get(k, m.get(lab)) for k, lab in keys.items()}} for stage, m in metrics.items()]
-    console.print(table(title, rows, ["stage", *keys.values()]))
+    console.print(table(title, rows, ["stage", *keys.values()], kinds={lab: "metric" for lab in keys.values()}))
 
 
 @train_app.command("personas")
 def train_personas_cmd(
     device: DeviceOpt = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Maximum HDGI epochs.")] = None,
+    epochs: Annotated[
+        Optional[int],
+        typer.Option("--epochs", min=1, metavar="N", help="Maximum HDGI epochs." + _config_default(HDGISettings, "epochs", "hdgi")),
+    ] = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
@@ -361,25 +512,32 @@ def train_personas_cmd(
         s.hdgi = s.hdgi.model_copy(update={"epochs": epochs})
     with progress_bar(quiet) as progress, workflows.connect(s) as st:
         res = train_personas(st, s, workdir=Path(s.workdir), progress=progress, log=_status)
-    console.print(table(f"personas — run {res.run_id}", {
+    console.print(table(f"personas, run {res.run_id}", {
         "users": len(res.user_ids), "dimension": int(res.personas.shape[1]), "epochs": len(res.losses),
         "final loss": float(res.losses[-1]) if res.losses else None,
     }))
     att = getattr(res, "attention", None)
     if isinstance(att, dict) and att and all(isinstance(v, (int, float)) for v in att.values()):
-        console.print(table("meta-path attention (mean over users)", {k: float(v) for k, v in att.items()}))
+        console.print(table("meta-path attention (mean over users)", {k: float(v) for k, v in att.items()},
+                            kinds="weight", names=("meta-path", "attention")))
 
 
 @app.command("experiment")
 def experiment_cmd(
-    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds (0..N-1); mean ± std over them.")] = 5,
-    out: Annotated[Path, typer.Option("--out", help="Output folder for results.csv/.md/.png.")] = Path("runs/table3"),
+    seeds: Annotated[int, typer.Option("--seeds", min=1, metavar="N", help="Number of seeds (0..N-1); mean ± std over them.")] = 5,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Output folder for results.csv, summary.csv, results.md and results.png.")
+    ] = Path("runs/table3"),
     skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="SASRec epochs per model: the length of the cosine schedule (early stopping may end sooner).")] = None,
+    epochs: Annotated[
+        Optional[int],
+        typer.Option("--epochs", min=1, metavar="N", help="SASRec epochs per model: the length of the cosine schedule (early stopping may end sooner)."
+                     + _config_default(RecSettings, "epochs", "rec")),
+    ] = None,
     variants: Annotated[
         Optional[str],
         typer.Option(
-            "--variants",
+            "--variants", metavar="USER/ITEM,…",
             help="Rows to run as USER/ITEM pairs, comma-separated (e.g. none/random,kg/text); "
             "default: the paper's five.",
         ),
@@ -397,15 +555,62 @@ def experiment_cmd(
     with progress_bar(quiet) as progress:
         summary_md = experiment(s, seeds=list(range(seeds)), out_dir=out, skip_personas=skip_personas,
                                 variants=rows, progress=progress, log=_status)
-    console.print(summary_md)
-    console.print(f"written: {out}/results.csv, results.md, results.png")
+    print_experiment(out, summary_md)
+
+
+def experiment_rows(summary: Any) -> list[dict[str, str]]:
+    """Table 3 rows from ``summary.csv`` (``stage, user_emb, item_emb, <metric>_mean, <metric>_std``):
+    the retriever variant as ``--variants`` spells it (``kg/text``), cells ``mean`` over ``± std`` to 4
+    places (the mean alone for one seed)."""
+    from persona._ui import fmt_metric
+
+    out = []
+    for r in summary.to_dict("records"):
+        row = {"stage": str(r["stage"]), "retriever": f"{r['user_emb']}/{r['item_emb']}"}
+        for key, label in _METRIC_LABELS.items():
+            mean, std = r.get(f"{key}_mean"), r.get(f"{key}_std")
+            if mean is None or not math.isfinite(float(mean)):
+                row[label] = "n/a"
+            elif std is None or not math.isfinite(float(std)):
+                row[label] = fmt_metric(float(mean))
+            else:
+                row[label] = f"{fmt_metric(float(mean))}\n± {fmt_metric(float(std))}"
+        out.append(row)
+    return out
+
+
+def print_experiment(out: Path, summary_md: str) -> None:
+    """Table 3 as a Rich table (from ``summary.csv``), the run's notes below it, then the files written."""
+    import pandas as pd
+
+    summary_csv = Path(out) / "summary.csv"
+    lines = [ln.strip() for ln in summary_md.splitlines()]
+    heading = lines[0] if lines and not lines[0].startswith("|") else ""
+    notes = [ln[2:] for ln in lines if ln.startswith("- ")]
+    skipped = [ln for ln in lines if ln.startswith("Skipped:")]
+    if summary_csv.is_file():
+        rows = experiment_rows(pd.read_csv(summary_csv))
+        caption = " ".join(x for x in (heading, "Reranked rows: plain SASRec (none/random) reranks that retriever's "
+                                       "candidates; kg = KG+LLM personas, llm = LLM summaries.") if x)
+        console.print(table("Table 3 (test split)", rows, caption=caption, section_by="stage",
+                            right=list(_METRIC_LABELS.values())))
+    else:  # pragma: no cover - pipeline.experiment always writes it
+        console.print(summary_md, markup=False, highlight=False)
+    for line in skipped + notes:
+        console.print(escape(line.replace("**", "")), style="dim", highlight=False)
+    console.print(f"written: {out}/results.csv, summary.csv, results.md, results.png", highlight=False, soft_wrap=True)
 
 
 @app.command("recommend")
 def recommend_cmd(
-    user: Annotated[Optional[str], typer.Option("--user", "-u", help="A known user id.")] = None,
-    items: Annotated[Optional[str], typer.Option("--items", help="An anonymous session: item ids, comma-separated, oldest first.")] = None,
-    k: Annotated[int, typer.Option("--top-k", "-k", "--k", min=1, max=100, help="How many items (1–100: the retriever's candidate count).")] = 10,
+    user: Annotated[Optional[str], typer.Option("--user", "-u", metavar="ID", help="A known user id.")] = None,
+    items: Annotated[
+        Optional[str],
+        typer.Option("--items", "-i", metavar="ID,ID,…", help="An anonymous session: item ids, comma-separated, oldest first."),
+    ] = None,
+    k: Annotated[
+        int, typer.Option("--top-k", "-k", "--k", min=1, max=100, metavar="K", help="How many items (1–100: the retriever's candidate count).")
+    ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     store: StoreOpt = None,
     config: ConfigOpt = None,
@@ -446,47 +651,95 @@ def stats_cmd(
     if not counts["nodes"] and not counts["rels"]:
         console.print(f"{s.store} is empty: load data with `persona ingest …`")
         return
-    console.print(table(f"nodes in {s.store}", counts["nodes"]))
-    console.print(table(f"relationships in {s.store}", counts["rels"]))
+    console.print(table(f"nodes in {s.store}", counts["nodes"], names=("label", "nodes")))
+    console.print(table(f"relationships in {s.store}", counts["rels"], names=("type", "relationships")))
 
 
 @app.command("cypher")
 def cypher_cmd(
-    query: Annotated[str, typer.Argument(help="One Cypher statement; values as $name with --param name=value.")],
-    param: Annotated[list[str], typer.Option("--param", "-p", help="NAME=VALUE (JSON values allowed). Repeatable.")] = [],
+    query: Annotated[
+        Optional[str],
+        typer.Argument(metavar="QUERY", help="One Cypher statement; values as $name with --param name=value."),
+    ] = None,
+    file: Annotated[
+        Optional[str], typer.Option("--file", "-f", metavar="FILE", help="Read the statement from FILE ('-': standard input).")
+    ] = None,
+    example: Annotated[
+        Optional[str],
+        typer.Option("--example", "-e", metavar="NAME", help="Run cypher/examples/NAME (the variant for the store's backend)."),
+    ] = None,
+    list_examples: Annotated[bool, typer.Option("--list-examples", help="List the examples and exit.")] = False,
+    param: Annotated[
+        list[str],
+        typer.Option(
+            "--param", "-p", metavar="NAME[:TYPE]=VALUE",
+            help="A $NAME value; repeatable. Plain VALUE: JSON if it parses (5, [1,2]), else a string. "
+            "TYPE: int, float, str, bool, list, map or json, e.g. k:int=5, id:str=007, ids:list='[\"a\",\"b\"]'.",
+        ),
+    ] = [],
     write: Annotated[bool, typer.Option("--write", help="Allow writes (otherwise the database runs it read-only).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
     store: StoreOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Run Cypher on the graph: read-only unless --write."""
+    """Run Cypher on the graph: read-only unless --write.
+
+    Give the statement as QUERY, with --file, or as a shipped --example (see --list-examples).
+    """
+    from persona.kgstore import parse_uri, queries
+
     s = _settings(store, config)
+    backend = parse_uri(s.store)[0]
+    given = [n for n, v in (("QUERY", query), ("--file", file), ("--example", example)) if v is not None]
+    if list_examples:
+        if given:
+            _fail(f"--list-examples takes no {' or '.join(given)}")
+        rows = workflows.list_examples(backend)
+        if as_json:
+            print(dumps_json(rows))
+        else:
+            console.print(table("examples (run one with: persona cypher --example NAME --param …)", rows,
+                                caption=f"$params and variants for this store: {backend}"))
+        return
+    if len(given) != 1:
+        _fail("give exactly one of QUERY, --file FILE or --example NAME" + (f" (got {', '.join(given)})" if given else ""))
     params = dict(workflows.parse_param(p) for p in param)
-    rows = workflows.cypher(s, query, params, write=write)
+    if example is not None:
+        text, where = workflows.statement(queries.example(example, backend), f"example {example!r}"), f"example {example!r}"
+    elif file is not None:
+        text, where = workflows.read_query_file(file), ("standard input" if file == "-" else file)
+    else:
+        text, where = workflows.statement(query or "", "QUERY"), "the query"
+    workflows.check_params(text, params, where)
+    rows = workflows.cypher(s, text, params, write=write)
     if as_json:
         print(dumps_json(rows))
     elif rows:
-        console.print(table(f"{len(rows)} row(s)", rows))
+        console.print(table(f"{len(rows)} row(s)" if len(rows) != 1 else "1 row", rows))
     else:
         console.print("(no rows)")
 
 
 @app.command("app")
 def app_cmd(
-    port: Annotated[Optional[int], typer.Option("--port", "-p", min=1, max=65535, help="Port (default 8501, or [app] port).")] = None,
+    port: Annotated[
+        Optional[int],
+        typer.Option("--port", "-p", min=1, max=65535, metavar="PORT", help="Port." + _config_default(AppSettings, "port", "app")),
+    ] = None,
     host: Annotated[
         Optional[str],
-        typer.Option("--host", "--address", help="Address to bind (default 127.0.0.1: this machine only; "
-                     "0.0.0.0 exposes the page, which shows user histories, to the network)."),
+        typer.Option("--host", "--address", metavar="HOST", help="Address to bind: 127.0.0.1 is this machine only; "
+                     "0.0.0.0 exposes the page, which shows user histories, to the network."
+                     + _config_default(AppSettings, "host", "app")),
     ] = None,
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
     store: StoreOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Open the Streamlit explorer: a user's persona neighbourhood beside their recommendations.
+    r"""Open the Streamlit explorer: a user's persona neighbourhood beside their recommendations.
 
     The store is fixed here (--store, PERSONA_STORE or the config file); visitors can only switch
-    between the stores listed in [app] stores.
+    between the stores listed in \[app] stores.
     """
     from persona.app import launch
 
