@@ -267,6 +267,14 @@ class EmbeddedStore:
         """Create a node table (``id`` primary key) for every schema label; idempotent."""
         self._refuse_if_read_only()
         existing = self._tables()
+        for name, kind in existing.items():  # a store written by an older persona-kg: add new columns
+            props = NODE_TYPES[name].props if kind == "NODE" and name in NODE_TYPES else (
+                REL_TYPES[name].props if kind == "REL" and name in REL_TYPES else None)
+            if props:
+                have = set(self._conn.execute(f"CALL table_info('{name}') RETURN name").get_as_df()["name"])
+                for p, t in props.items():
+                    if p not in have:
+                        self._exec(f"ALTER TABLE {name} ADD {p} {_DDL_TYPES[t]}")
         for label, nt in NODE_TYPES.items():
             if label in existing:
                 continue

@@ -135,7 +135,11 @@ REL_TYPES: dict[str, RelType] = {
         {"rating": "DOUBLE", "ts": "INT64", "pos": "INT64", "split": "STRING"},
         "User interacted with item; `pos` is the chronological position, `split` train/valid/test.",
     ),
-    "RECOMMENDED": RelType("RECOMMENDED", {"rank": "INT64", "score": "DOUBLE", "run": "STRING"}),
+    "RECOMMENDED": RelType(
+        "RECOMMENDED",
+        {"rank": "INT64", "score": "DOUBLE", "run": "STRING", "reason": "STRING", "why": "STRING"},
+        "A run's list: `reason` one sentence, `why` the top scored graph paths as JSON (persona/explain.py).",
+    ),
     "SIMILAR": RelType(
         "SIMILAR",
         {"score": "DOUBLE", "rank": "INT64", "run": "STRING"},

@@ -601,6 +601,112 @@ def print_experiment(out: Path, summary_md: str) -> None:
     console.print(f"written: {out}/results.csv, summary.csv, results.md, results.png", highlight=False, soft_wrap=True)
 
 
+RunOpt = Annotated[Optional[str], typer.Option("--run", metavar="ID", help="A run of the store (default: its newest train run; see `persona runs`).")]
+
+
+def _session_items(items: str | None) -> list[str]:
+    ids = [i.strip() for i in (items or "").split(",") if i.strip()]
+    if not ids:
+        _fail("--items: no item ids given (expected ID,ID,…)")
+    return ids
+
+
+@app.command("explain")
+def explain_cmd(
+    user: Annotated[Optional[str], typer.Option("--user", "-u", metavar="ID", help="A known user: explain their written-back list.")] = None,
+    items: Annotated[
+        Optional[str], typer.Option("--items", "-i", metavar="ID,ID,…", help="An anonymous session: explain its recommendations.")
+    ] = None,
+    item: Annotated[Optional[str], typer.Option("--item", metavar="ID", help="Only this recommended item.")] = None,
+    k: Annotated[int, typer.Option("--k", "--paths", min=1, max=20, metavar="N", help="Paths per item.")] = 3,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, metavar="K", help="Items of a session's list.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per item with its scored paths.")] = False,
+    run: RunOpt = None,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Why each item is recommended: scored paths through the graph from what was consumed to the item.
+
+    Shared entities are weighted by specificity (inverse item frequency) and by the persona's attention
+    on their meta-paths; direct item-item links and similar users who consumed the item count too.
+    """
+    from persona import pipeline
+
+    if (user is None) == (items is None):
+        _fail("give exactly one of --user ID or --items ID,ID,…")
+    s = _settings(store, config)
+    if user is not None:
+        out = pipeline.explain_user(s, user, item=item, k=k, run_id=run)
+        title = f"why these items for user {user} (run {out[0]['run']})"
+    else:
+        if item is not None:
+            _fail("--item goes with --user; a session's list is explained whole")
+        ids = _session_items(items)
+        out = pipeline.explain_session(s, ids, k=k, top_k=top_k, run_id=run)
+        title = f"why these items after session {', '.join(ids)}"
+    if as_json:
+        print(dumps_json(out))
+        return
+    rows = [{"rank": r["rank"], "item": r["item"], "title": r["title"], "why": r["reason"],
+             "best path score": r["paths"][0]["score"] if r["paths"] else None} for r in out]
+    console.print(table(title, rows))
+
+
+runs_app = _Typer(help="The training runs recorded in the store.", invoke_without_command=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """List the store's runs, newest first: kind, time, settings digest, headline metrics."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from persona import runs as runs_mod
+    from persona.workflows import connect
+
+    s = _settings(store, config)
+    with connect(s, read_only=True) as st:
+        recorded = runs_mod.list_runs(st)
+    if as_json:
+        print(dumps_json([{"id": r.id, "kind": r.kind, "created_at": r.created_at, "settings_digest": r.settings_digest,
+                           "persona_run": r.persona_run, "metrics": r.headline()} for r in recorded]))
+        return
+    if not recorded:
+        console.print(f"no runs recorded in {s.store}: `persona train --store {s.store}` records one")
+        return
+    rows = []
+    for r in recorded:
+        m = r.headline()
+        final = m.get("reranked") or {}
+        ret = m.get("retriever") or {}
+        rows.append({"run": r.id, "kind": r.kind, "created (UTC)": r.created_at[:16].replace("T", " "),
+                     "retriever NDCG@10": ret.get("ndcg@10"), "final NDCG@10": final.get("ndcg@10")})
+    console.print(table(f"runs in {s.store}", rows))
+
+
+@runs_app.command("show")
+def runs_show_cmd(
+    run_id: Annotated[str, typer.Argument(metavar="ID", help="A run id (see `persona runs`).")],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """One run in full: settings, metrics and where its model files are (JSON)."""
+    from persona import runs as runs_mod
+    from persona.workflows import connect
+
+    s = _settings(store, config)
+    with connect(s, read_only=True) as st:
+        r = runs_mod.get_run(st, run_id)
+    print(dumps_json({"id": r.id, "kind": r.kind, "created_at": r.created_at, "store_id": r.store_id,
+                      "settings_digest": r.settings_digest, "persona_run": r.persona_run, "artefacts": r.artefacts,
+                      "settings": r.settings, "metrics": r.metrics}))
+
+
 @app.command("recommend")
 def recommend_cmd(
     user: Annotated[Optional[str], typer.Option("--user", "-u", metavar="ID", help="A known user id.")] = None,
@@ -612,23 +718,25 @@ def recommend_cmd(
         int, typer.Option("--top-k", "-k", "--k", min=1, max=100, metavar="K", help="How many items (1–100: the retriever's candidate count).")
     ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    run: RunOpt = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Ranked items for a known user, or for an anonymous session (persona inferred from its items)."""
+    """Ranked items for a known user, or for an anonymous session (persona inferred from its items).
+
+    The model is the newest train run recorded in the store (or --run); see `persona runs`.
+    """
     from persona import pipeline
 
     if (user is None) == (items is None):
         _fail("give exactly one of --user ID or --items ID,ID,…")
     s = _settings(store, config)
     if user is not None:
-        recs = pipeline.recommend_user(s, user, k=k)
+        recs = pipeline.recommend_user(s, user, k=k, run_id=run)
         title = f"top {len(recs)} for user {user}"
     else:
-        ids = [i.strip() for i in items.split(",") if i.strip()]  # type: ignore[union-attr]
-        if not ids:
-            _fail("--items: no item ids given (expected ID,ID,…)")
-        recs = pipeline.recommend_session(s, ids, k=k)
+        ids = _session_items(items)
+        recs = pipeline.recommend_session(s, ids, k=k, run_id=run)
         title = f"top {len(recs)} after session {', '.join(ids)}"
     if as_json:
         print(dumps_json(recs.to_dict("records")))

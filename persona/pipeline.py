@@ -151,18 +151,22 @@ def train(
         retriever.save(run_dir / "retriever.pt")
         reranker.save(run_dir / "reranker.pt")
 
+        from persona.explain import explain, load_index, reasons
+        from persona.rec.pipeline import test_ranks
+        from persona.similarity import write_similar
+
         t0 = time.perf_counter()
         two = TwoStageRecommender(retriever, reranker)
         recs = two.recommend(None, k=recommend_k or rs.k, history="all")
-        written = {"RECOMMENDED": write_recommendations(store, recs, run_id)}
-        from persona.rec.pipeline import test_ranks
-
-        written["HELD_OUT"] = write_held_out(store, test_ranks(retriever, reranker), run_id)
-        from persona.similarity import write_similar
-
+        written: dict[str, int] = {}
         written.update(write_similar(store, retriever, uvecs if rs.user_emb == "kg" else vectors(store, "rec_user_personas"),
                                      run_id, k=settings.rec.similar_k))
-        timings["write_back_s"] = time.perf_counter() - t0
+        written["HELD_OUT"] = write_held_out(store, test_ranks(retriever, reranker), run_id)
+        t1 = time.perf_counter()
+        why = reasons(explain(load_index(store), recs[["user", "item"]]))
+        timings["explain_s"] = time.perf_counter() - t1
+        written["RECOMMENDED"] = write_recommendations(store, recs.merge(why, on=["user", "item"], how="left"), run_id)
+        timings["write_back_s"] = time.perf_counter() - t0 - timings["explain_s"]
 
         metrics = {"retriever": out["retriever"], "reranked": out["reranked"]}
         record = runs.RunRecord(
@@ -227,14 +231,16 @@ def write_held_out(store: GraphStore, ranks: pd.DataFrame, run_id: str) -> int:
 
 
 def write_recommendations(store: GraphStore, recs: pd.DataFrame, run_id: str) -> int:
-    """Replace earlier ``RECOMMENDED`` edges with ``{rank, score, run}`` edges of this run."""
+    """Replace earlier ``RECOMMENDED`` edges with ``{rank, score, run, reason, why}`` edges of this run
+    (``reason``/``why`` when ``recs`` has them: :func:`persona.explain.reasons`)."""
     store.delete_rels("RECOMMENDED")
     g = GraphFrames()
-    g.add_rels(
-        "RECOMMENDED", "User", "Item",
-        pd.DataFrame({"src": recs["user"].astype(str), "dst": recs["item"].astype(str),
-                      "rank": recs["rank"].astype(int), "score": recs["score"].astype(float), "run": run_id}),
-    )
+    df = pd.DataFrame({"src": recs["user"].astype(str), "dst": recs["item"].astype(str),
+                       "rank": recs["rank"].astype(int), "score": recs["score"].astype(float), "run": run_id})
+    for col in ("reason", "why"):
+        if col in recs.columns:
+            df[col] = recs[col].to_numpy()
+    g.add_rels("RECOMMENDED", "User", "Item", df)
     return store.load(g).get("RECOMMENDED", 0)
 
 
@@ -378,3 +384,76 @@ def experiment(
     data["session_gap_s"] = settings.rec.session_gap_s
     cfg.write_text(json.dumps(data, indent=2))
     return md.read_text(encoding="utf-8")
+
+
+def explain_user(settings: Settings, user: str, *, item: str | None = None, k: int = 3,
+                 run_id: str | None = None) -> list[dict[str, Any]]:
+    """The reasons behind a user's written-back list of the store's newest run (or ``run_id``).
+
+    Returns one dict per recommended item (``rank, item, title, score, paths``), or only ``item``'s.
+
+    Raises:
+        NotFoundError: unknown user, unknown run, or ``item`` not in the user's list.
+        ModelError: the store has no run.
+    """
+    from persona import runs
+    from persona.explain import NO_PATH, explain, load_index
+
+    if k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {k}")
+    with connect(settings, read_only=True) as store:
+        run = runs.get_run(store, run_id) if run_id else runs.resolve_run(store, settings.workdir)[0]
+        rows = store.run_named("explain_user_list", {"user": user, "run": run.id})
+        if not rows:
+            known = store.run_named("explain_user_exists", {"user": user})
+            if not known:
+                raise NotFoundError(f"unknown user {user!r} in {store.uri}")
+            raise NotFoundError(f"user {user!r} has no recommendations of run {run.id} in {store.uri}")
+        if item is not None:
+            rows = [r for r in rows if r["item"] == item]
+            if not rows:
+                raise NotFoundError(f"item {item!r} is not among user {user!r}'s recommendations of run {run.id}")
+        index = load_index(store)
+    paths = explain(index, pd.DataFrame({"user": user, "item": [r["item"] for r in rows]}), k=k)
+    out = []
+    for r in rows:
+        ps = paths[(user, r["item"])]
+        out.append({"rank": r["rank"], "item": r["item"], "title": r["title"], "score": round(float(r["score"]), 4), "run": run.id,
+                    "reason": "; ".join(p.text for p in ps[:2]) if ps else NO_PATH,
+                    "paths": [p.as_dict() for p in ps]})
+    return out
+
+
+def explain_session(settings: Settings, item_ids: list[str], *, k: int = 3, top_k: int = 10,
+                    run_id: str | None = None) -> list[dict[str, Any]]:
+    """Recommendations for an anonymous session with their reasons: paths from the session's items, and
+    the users whose stored personas are nearest the session's inferred persona."""
+    from persona import runs
+    from persona.explain import NO_PATH, explain, load_index
+    from persona.similarity import top_k_cosine
+
+    if k < 1:
+        raise ConfigError(f"--top-k must be at least 1, got {k}")
+    recs = recommend_session(settings, item_ids, k=top_k, run_id=run_id)
+    similar: dict[str, list[str]] = {"session": []}
+    with connect(settings, read_only=True) as store:
+        run, _ = runs.resolve_run(store, settings.workdir, run_id)
+        personas = vectors(store, "rec_user_personas")
+        index = load_index(store)
+    if personas and run.persona_run:
+        from persona.learn.personas import infer_persona
+
+        vec = infer_persona(settings.model_copy(update={"workdir": runs.store_dir(settings.workdir, run.store_id)}),
+                            item_ids, run_id=run.persona_run)
+        ids = ["\0session", *personas]
+        mat = np.stack([np.asarray(vec, dtype=np.float32), *[personas[i] for i in personas]])
+        near = top_k_cosine(ids, mat, settings.rec.similar_k)
+        similar["session"] = near.loc[near["src"] == "\0session", "dst"].tolist()
+    paths = explain(index, pd.DataFrame({"user": "session", "item": recs["item"].tolist()}),
+                    histories={"session": list(item_ids)}, similar=similar, attention={}, k=k)
+    out = []
+    for r in recs.to_dict("records"):
+        ps = paths[("session", r["item"])]
+        out.append({**r, "score": round(float(r["score"]), 4), "run": run.id, "reason": "; ".join(p.text for p in ps[:2]) if ps else NO_PATH,
+                    "paths": [p.as_dict() for p in ps]})
+    return out
