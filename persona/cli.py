@@ -505,13 +505,13 @@ def train_personas_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Text-initialise the graph and learn HDGI personas; write them to User.persona."""
-    from persona.learn.personas import train_personas
+    from persona.pipeline import train_personas_recorded
 
     s = _train_settings(store, config, device)
     if epochs:
         s.hdgi = s.hdgi.model_copy(update={"epochs": epochs})
     with progress_bar(quiet) as progress, workflows.connect(s) as st:
-        res = train_personas(st, s, workdir=Path(s.workdir), progress=progress, log=_status)
+        res = train_personas_recorded(st, s, progress=progress, log=_status)
     console.print(table(f"personas, run {res.run_id}", {
         "users": len(res.user_ids), "dimension": int(res.personas.shape[1]), "epochs": len(res.losses),
         "final loss": float(res.losses[-1]) if res.losses else None,

@@ -195,7 +195,9 @@ def test_readme_cypher_examples_run(store, path):
     g.add_nodes("Genre", pd.DataFrame({"id": ["g1"], "name": ["Comedy"]}))
     g.add_rels("HAS_GENRE", "Item", "Genre", pd.DataFrame({"src": ["i1", "i2"], "dst": ["g1", "g1"]}))
     g.add_rels("AUTHOR", "Item", "Person", pd.DataFrame({"src": ["i3"], "dst": ["http://dbpedia.org/resource/Mel_Brooks"]}))
-    g.add_rels("RECOMMENDED", "User", "Item", pd.DataFrame({"src": ["u1"], "dst": ["i2"], "rank": [1], "score": [0.9], "run": ["r"]}))
+    g.add_rels("RECOMMENDED", "User", "Item", pd.DataFrame({"src": ["u1"], "dst": ["i2"], "rank": [1], "score": [0.9], "run": ["r"],
+                                                          "reason": ["in the genre Comedy, like “Alpha”"], "why": ["[]"]}))
+    g.add_rels("SIMILAR", "User", "User", pd.DataFrame({"src": ["u1"], "dst": ["u2"], "score": [0.8], "rank": [1], "run": ["r"]}))
     store.load(g)
     store.set_node_properties("User", pd.DataFrame({"id": ["u1", "u2"], "persona": [[1.0] * 64, [0.5] * 64]}))
     store.set_node_properties("Item", pd.DataFrame({"id": ["i1", "i2"], "text_emb": [[1.0] * 8, [0.5] * 8]}))
