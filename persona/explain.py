@@ -15,7 +15,7 @@ Three kinds of path, each scored so that **specific** evidence wins:
 
 A recommended item with no path gets the explicit reason ``"no graph path: ranked from the session
 sequence"``. :func:`explain` returns all paths; :func:`reasons` the compact form written on
-``RECOMMENDED`` (``why``: JSON of the top paths, ``reason``: one sentence), readable by plain Cypher on
+``RECOMMENDED`` (``reason``: the best path in words, ``why``: compact JSON of the top two paths), readable by plain Cypher on
 both stores: ``MATCH (:User {id: $u})-[r:RECOMMENDED]->(i) RETURN i.title, r.reason, r.why``.
 
 Everything is computed in bulk with sparse matrices (one pass for all users' lists), so explaining every
@@ -111,9 +111,9 @@ def load_index(store: GraphStore) -> GraphIndex:
     ent_index = {k: j for j, k in enumerate(ent_keys)}
     rel_types = sorted(set(ie["rel"].astype(str)))
     rel_index = {t: k for k, t in enumerate(rel_types)}
-    rows = ie["src"].astype(str).map(item_index).to_numpy()
+    rows = ie["src"].astype(str).map(item_index).to_numpy(dtype=np.int64)
     cols = np.array([ent_index[(a, b)] for a, b in zip(ie["dst_label"].astype(str), ie["dst"].astype(str))], dtype=np.int64)
-    vals = ie["rel"].astype(str).map(rel_index).to_numpy() + 1
+    vals = ie["rel"].astype(str).map(rel_index).to_numpy(dtype=np.int64) + 1
     a = sparse.csr_matrix((vals.astype(np.float64), (rows, cols)), shape=(len(items), len(ent_keys)))
     a.sum_duplicates()
     a.data = np.minimum(a.data, len(rel_types))  # two types to one entity: keep one (rare)
@@ -124,9 +124,9 @@ def load_index(store: GraphStore) -> GraphIndex:
     ii = ii[ii["src"].astype(str).isin(item_index) & ii["dst"].astype(str).isin(item_index)]
     item_rel_types = sorted(set(ii["rel"].astype(str)))
     ir_index = {t: k for k, t in enumerate(item_rel_types)}
-    r2 = ii["src"].astype(str).map(item_index).to_numpy()
-    c2 = ii["dst"].astype(str).map(item_index).to_numpy()
-    v2 = ii["rel"].astype(str).map(ir_index).to_numpy() + 1.0
+    r2 = ii["src"].astype(str).map(item_index).to_numpy(dtype=np.int64)
+    c2 = ii["dst"].astype(str).map(item_index).to_numpy(dtype=np.int64)
+    v2 = ii["rel"].astype(str).map(ir_index).to_numpy(dtype=np.float64) + 1.0
     b = sparse.csr_matrix((np.concatenate([v2, v2]), (np.concatenate([r2, c2]), np.concatenate([c2, r2]))),
                           shape=(len(items), len(items)))
     b.data = np.minimum(b.data, max(len(item_rel_types), 1))
@@ -135,7 +135,8 @@ def load_index(store: GraphStore) -> GraphIndex:
     user_index = {u: i for i, u in enumerate(users)}
     pos = pd.to_numeric(inter["pos"], errors="coerce").fillna(0).to_numpy(dtype=np.float64)
     h = sparse.csr_matrix(
-        (pos + 1.0, (inter["user"].astype(str).map(user_index).to_numpy(), inter["item"].astype(str).map(item_index).to_numpy())),
+        (pos + 1.0, (inter["user"].astype(str).map(user_index).to_numpy(dtype=np.int64),
+                     inter["item"].astype(str).map(item_index).to_numpy(dtype=np.int64))),
         shape=(len(users), len(items)),
     )  # value: chronological position + 1, so "like …" names the most recent history items
     sim_rows = store.run_named("explain_similar_users")
@@ -241,36 +242,45 @@ def explain(
         row = recency.getrow(j)
         hist_lists[u] = row.indices[np.argsort(-row.data, kind="stable")]
     out: dict[tuple[str, str], list[Path]] = {}
-    ent_labels = [lab for lab, _ in index.entities]
-    for p, (u, it, r) in enumerate(zip(users, items, r_idx)):
+    # per label, each user's attention share (one look-up per pair instead of a scan per entity)
+    labels = sorted({lab for lab, _ in index.entities})
+    lab_of = {lab: j for j, lab in enumerate(labels)}
+    ent_lab = np.array([lab_of[lab] for lab, _ in index.entities], dtype=np.int64)
+    shares: dict[str, tuple[np.ndarray, float, float]] = {}
+    a_csc = index.item_entity.tocsc()
+    a_csc.sort_indices()
+    for u in keys:
         att = att_all.get(u, {})
+        shares[u] = (np.array([label_attention(att, lab) for lab in labels]), label_attention(att, "I-I"),
+                     label_attention(att, "U-I-U"))
+    for p, (u, it, r) in enumerate(zip(users, items, r_idx)):
+        lab_share, ii_share, uu_share = shares[u]
         cands: list[Path] = []
-        row = shared.getrow(p)
-        if row.nnz:
-            cols, nshare = row.indices, row.data
-            sc = index.idf[cols] * (1 + np.array([label_attention(att, ent_labels[c]) for c in cols])) * (1 + np.log(nshare))
+        lo, hi = shared.indptr[p], shared.indptr[p + 1]
+        if hi > lo:
+            cols, nshare = shared.indices[lo:hi], shared.data[lo:hi]
+            sc = index.idf[cols] * (1 + lab_share[ent_lab[cols]]) * (1 + np.log(nshare))
             for j in np.argsort(-sc, kind="stable")[:k]:
                 if sc[j] <= 1e-9:  # an entity every item has ("Books") explains nothing
                     break
-                e = int(cols[j])
-                cands.append(_entity_path(index, u, it, r, e, hist_lists[u], float(sc[j])))
-        drow = direct.getrow(p)
-        if drow.nnz:
-            base = log_n * (1 + label_attention(att, "I-I"))
+                cands.append(_entity_path(index, a_csc, it, int(r), int(cols[j]), hist_lists[u], float(sc[j])))
+        lo, hi = direct.indptr[p], direct.indptr[p + 1]
+        if hi > lo:
+            base = log_n * (1 + ii_share) * (1 + math.log(hi - lo))
             order = {int(h): n for n, h in enumerate(hist_lists[u])}
-            for h_i, t in sorted(zip(drow.indices, drow.data), key=lambda x: order.get(int(x[0]), 0))[:k]:
+            pairs_ = sorted(zip(direct.indices[lo:hi], direct.data[lo:hi]), key=lambda x: order.get(int(x[0]), 0))
+            for h_i, t in pairs_[:k]:
                 rel = index.item_rel_types[int(t) - 1]
                 hid = index.items[int(h_i)]
                 cands.append(Path(
-                    "item", base * (1 + math.log(drow.nnz)),
-                    [("Item", hid, index.titles.get(hid, hid)), ("Item", it, index.titles.get(it, it))], [rel],
-                    f"{_rel_words(rel)} {_title(index, hid)}",
+                    "item", base, [("Item", hid, index.titles.get(hid, hid)), ("Item", it, index.titles.get(it, it))],
+                    [rel], f"{_rel_words(rel)} {_title(index, hid)}",
                 ))
         c = int(sim_count[p])
         if c > 0:
             total = int(sim_total[p])
             cands.append(Path(
-                "users", math.log(1 + c) * (1 + label_attention(att, "U-I-U")) * log_n / 2,
+                "users", math.log(1 + c) * (1 + uu_share) * log_n / 2,
                 [("User", u, u), ("Item", it, index.titles.get(it, it))], ["SIMILAR", "RATED"],
                 f"{c} of your {total} most similar users consumed it", {"similar_users": c, "of": total},
             ))
@@ -289,34 +299,43 @@ def _rel_words(rel: str) -> str:
             "PREVIOUS_WORK": "the sequel/prequel of", "SUBSEQUENT_WORK": "the sequel/prequel of"}.get(rel, rel.lower())
 
 
-def _entity_path(index: GraphIndex, user: str, item: str, r: int, e: int, hist: np.ndarray, score: float) -> Path:
-    a = index.item_entity
-    col = a[:, e]
-    linked = set(col.indices.tolist())
-    via = [int(h) for h in hist if int(h) in linked and int(h) != r]  # most recent first
-    hid = index.items[via[0]] if via else item
-    t_h = index.rel_types[int(a[via[0], e]) - 1] if via else ""
-    t_r = index.rel_types[int(a[r, e]) - 1]
+def _entity_path(index: GraphIndex, a_csc: sparse.csc_matrix, item: str, r: int, e: int, hist: np.ndarray,
+                 score: float) -> Path:
+    lo, hi = a_csc.indptr[e], a_csc.indptr[e + 1]
+    linked, types = a_csc.indices[lo:hi], a_csc.data[lo:hi]  # items of entity e (sorted), their rel types
+    via = hist[np.isin(hist, linked) & (hist != r)]  # history items sharing e, most recent first
+    t_r = index.rel_types[int(types[np.searchsorted(linked, r)]) - 1]
+    t_h = index.rel_types[int(types[np.searchsorted(linked, via[0])]) - 1] if len(via) else ""
+    hid = index.items[int(via[0])] if len(via) else item
     label, eid = index.entities[e]
     name = index.entity_names[e] or eid
-    shown = ", ".join(_title(index, index.items[h]) for h in via[:2]) + (f" and {len(via) - 2} more" if len(via) > 2 else "")
+    shown = ", ".join(_title(index, index.items[int(h)]) for h in via[:2]) + (f" and {len(via) - 2} more" if len(via) > 2 else "")
     verb = _VERBS.get(t_r, t_r.lower().replace("_", " "))
-    text = f"{verb} {name}, like {shown}" if via else f"{verb} {name}"
+    text = f"{verb} {name}, like {shown}" if len(via) else f"{verb} {name}"
     return Path(
         "entity", score,
         [("Item", hid, index.titles.get(hid, hid)), (label, eid, name), ("Item", item, index.titles.get(item, item))],
-        [t_h, t_r], text, {"shared_by": len(via), "idf": round(float(index.idf[e]), 4)},
+        [t_h, t_r], text, {"shared_by": int(len(via)), "idf": round(float(index.idf[e]), 4)},
     )
 
 
-def reasons(paths: Mapping[tuple[str, str], list[Path]], *, keep: int = 3) -> pd.DataFrame:
-    """The compact form written on ``RECOMMENDED``: ``user, item, reason`` (one sentence) and ``why``
-    (JSON list of the top ``keep`` paths: kind, score, node ids, relationship types)."""
+def reasons(paths: Mapping[tuple[str, str], list[Path]], *, keep: int = 2) -> pd.DataFrame:
+    """The compact form written on ``RECOMMENDED``: ``user, item, reason`` (the best path in words) and
+    ``why`` (JSON list of the top ``keep`` paths, each ``[kind, score, via…]``: ``["entity", 2.31,
+    "<history item>", "<REL>", "<entity id>"]``, ``["item", 5.4, "<history item>", "<REL>"]``, ``["users",
+    1.2, <similar users who consumed it>, <of>]``)."""
     rows = []
     for (u, it), ps in paths.items():
         if not ps:
             rows.append((u, it, NO_PATH, "[]"))
             continue
-        why = [{"kind": p.kind, "score": round(p.score, 3), "ids": [n[1] for n in p.nodes], "rels": p.rels} for p in ps[:keep]]
-        rows.append((u, it, "; ".join(p.text for p in ps[:2]), json.dumps(why, separators=(",", ":"))))
+        why = []
+        for p in ps[:keep]:
+            if p.kind == "entity":
+                why.append(["entity", round(p.score, 2), p.nodes[0][1], p.rels[1], p.nodes[1][1]])
+            elif p.kind == "item":
+                why.append(["item", round(p.score, 2), p.nodes[0][1], p.rels[0]])
+            else:
+                why.append(["users", round(p.score, 2), p.extra.get("similar_users"), p.extra.get("of")])
+        rows.append((u, it, ps[0].text, json.dumps(why, separators=(",", ":"), ensure_ascii=False)))
     return pd.DataFrame(rows, columns=["user", "item", "reason", "why"])
