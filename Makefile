@@ -20,6 +20,7 @@ demo: setup
 	persona train --store $(STORE)
 	persona recommend --store $(STORE) --user U00001 --k 10
 	persona recommend --store $(STORE) --items B000000001,B000000002,B000000003 --k 5
+	persona explain --store $(STORE) --user U00001
 
 # Starts the project's Neo4j (built from Maven Central) unless NEO4J_URI points at one already.
 test: setup

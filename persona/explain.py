@@ -3,13 +3,13 @@
 Three kinds of path, each scored so that **specific** evidence wins:
 
 * **shared entity** — ``history item -[T]-> entity <-[T']- recommended item`` (a director, an author, a
-  series, a genre, a category…). Score ``idf(e) · (1 + a_label) · (1 + ln n)``: ``idf(e) = ln(N / df(e))``
+  series, a genre, a category…). Score ``idf(e) · (1 + a_label) · (1 + ¼ ln n)``: ``idf(e) = ln(N / df(e))``
   with ``N`` items and ``df(e)`` the items linked to ``e`` (a director of 3 films beats "Drama" of 400);
   ``a_label`` is the share of the user's persona attention (``User.persona_attention``) on meta-paths
   through that label (``U-I-Person-I-U`` for a ``Person``), so the relations that shape the persona
   count more; ``n`` is how many history items share ``e``.
 * **item–item edge** — ``history item -[ALSO_BUY|ALSO_VIEW|…]- recommended item``. Score
-  ``ln(N) · (1 + a_I-I) · (1 + ln n)``: a direct link is as specific as an entity only two items share.
+  ``ln(N) · (1 + a_I-I) · (1 + ¼ ln n)``: a direct link is as specific as an entity only two items share.
 * **similar users** — of the user's ``SIMILAR`` users (top-K by persona), ``c`` consumed the item.
   Score ``ln(1 + c) · (1 + a_U-I-U) · ln(N) / 2``.
 
@@ -39,6 +39,9 @@ from persona.kgstore import GraphStore
 from persona.learn.text import name_from_iri
 
 NO_PATH = "no graph path: ranked from the session sequence"
+#: How much the number of history items sharing the evidence counts, on a log scale: small, so that one
+#: shared director (specific) still outranks a category fourteen history items share (generic).
+COUNT_WEIGHT = 0.25
 #: Item-item relationship types that explain directly (SIMILAR is the run's own output: never evidence).
 ITEM_ITEM_TYPES = ("ALSO_BUY", "ALSO_VIEW", "PREVIOUS_WORK", "SUBSEQUENT_WORK")
 #: Verbs for the sentence of a shared-entity path, by relationship type.
@@ -259,14 +262,14 @@ def explain(
         lo, hi = shared.indptr[p], shared.indptr[p + 1]
         if hi > lo:
             cols, nshare = shared.indices[lo:hi], shared.data[lo:hi]
-            sc = index.idf[cols] * (1 + lab_share[ent_lab[cols]]) * (1 + np.log(nshare))
+            sc = index.idf[cols] * (1 + lab_share[ent_lab[cols]]) * (1 + COUNT_WEIGHT * np.log(nshare))
             for j in np.argsort(-sc, kind="stable")[:k]:
                 if sc[j] <= 1e-9:  # an entity every item has ("Books") explains nothing
                     break
                 cands.append(_entity_path(index, a_csc, it, int(r), int(cols[j]), hist_lists[u], float(sc[j])))
         lo, hi = direct.indptr[p], direct.indptr[p + 1]
         if hi > lo:
-            base = log_n * (1 + ii_share) * (1 + math.log(hi - lo))
+            base = log_n * (1 + ii_share) * (1 + COUNT_WEIGHT * math.log(hi - lo))
             order = {int(h): n for n, h in enumerate(hist_lists[u])}
             pairs_ = sorted(zip(direct.indices[lo:hi], direct.data[lo:hi]), key=lambda x: order.get(int(x[0]), 0))
             for h_i, t in pairs_[:k]:

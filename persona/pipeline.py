@@ -402,7 +402,14 @@ def explain_user(settings: Settings, user: str, *, item: str | None = None, k: i
     if k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {k}")
     with connect(settings, read_only=True) as store:
-        run = runs.get_run(store, run_id) if run_id else runs.resolve_run(store, settings.workdir)[0]
+        # the written-back list and the graph are in the store: no model file is needed
+        if run_id:
+            run = runs.get_run(store, run_id)
+        else:
+            recorded = runs.list_runs(store, "train")
+            if not recorded:
+                raise ModelError(f"no train run is recorded in {store.uri}; run `persona train --store {store.uri}` first")
+            run = recorded[0]
         rows = store.run_named("explain_user_list", {"user": user, "run": run.id})
         if not rows:
             known = store.run_named("explain_user_exists", {"user": user})
