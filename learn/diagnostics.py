@@ -9,6 +9,12 @@
   baseline (the user's training items as a multi-hot vector), with cross-validated logistic regression.
   Reported: top-1 hit rate (the most probable genre is among the held-out items' genres), and accuracy
   and macro-F1 on the dominant held-out genre.
+* Similarity of stored personas (what vector indexes, Cypher cosine and similarity edges use):
+  :func:`persona_geometry` (mean cosine of random user pairs, the mean vector against the spread, the
+  principal components and how the first tracks user activity), :func:`taste_precision` /
+  :func:`planted_taste_precision` (share of a user's k most similar users with its planted taste) and
+  :func:`neighbour_overlap_lift` (how much more a user's k most similar users share the attributes of
+  the user's *held-out* items than k random users do).
 """
 
 from __future__ import annotations
@@ -241,3 +247,221 @@ def heldout_genre_report(
         ),
         "bag_of_items": _cv_scores(_bag_of_items(store, ids), sets, dominant, classes, seed),
     }
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(min=1e-12)
+
+
+def mean_pair_cosine(vectors: np.ndarray, *, pairs: int = 20_000, seed: int = 0) -> float:
+    """Mean cosine between ``pairs`` random pairs of distinct rows (≈ 0 for isotropic vectors)."""
+    n = len(vectors)
+    if n < 2:
+        raise ValueError(f"need at least 2 vectors, got {n}")
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, pairs)
+    b = (a + rng.integers(1, n, pairs)) % n  # b != a
+    x = _unit(vectors)
+    return float((x[a] * x[b]).sum(1).mean())
+
+
+def cosine_neighbours(vectors: np.ndarray, k: int = 10, *, chunk: int = 1024) -> np.ndarray:
+    """``[n, k]`` row indices of each row's ``k`` most cosine-similar other rows, most similar first."""
+    x = _unit(vectors).astype(np.float32)
+    n = len(x)
+    k = min(k, n - 1)
+    out = np.empty((n, k), dtype=np.int64)
+    for start in range(0, n, chunk):
+        sim = x[start : start + chunk] @ x.T
+        rows = np.arange(sim.shape[0])
+        sim[rows, start + rows] = -np.inf
+        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sim, top, 1), axis=1, kind="stable")
+        out[start : start + chunk] = np.take_along_axis(top, order, 1)
+    return out
+
+
+def user_activity(store: Any, user_ids: Sequence[str]) -> np.ndarray:
+    """Training interactions per user (rows of ``user_ids``)."""
+    r = _frame(store, "export_rated_train")
+    counts = r["src"].astype(str).value_counts()
+    return np.array([int(counts.get(str(u), 0)) for u in user_ids], dtype=np.int64)
+
+
+def persona_geometry(
+    vectors: np.ndarray, activity: np.ndarray | None = None, *, seed: int = 0, components: int = 3
+) -> dict[str, Any]:
+    """Why (or whether) vectors collapse: a shared direction, its size against the spread, activity.
+
+    Returns:
+        ``mean_pair_cosine``; ``mean_norm`` (norm of the mean vector), ``spread`` (RMS distance to the
+        mean) and their ratio ``mean_to_spread`` (≫ 1: every vector is mostly the same vector);
+        ``explained_variance`` of the first ``components`` principal components (of the centred
+        vectors); ``positive_share`` of the entries; and with ``activity`` (interactions per row) the
+        Pearson correlations with log activity of the first PC score (``pc1_activity_corr``), of the
+        norm (``norm_activity_corr``) and of the cosine to the mean vector (``cos_to_mean_activity_corr``,
+        None when the vectors are centred).
+    """
+    x = np.asarray(vectors, dtype=np.float64)
+    mu = x.mean(0)
+    c = x - mu
+    spread = float(np.sqrt((c**2).sum(1).mean()))
+    _, sv, vt = np.linalg.svd(c, full_matrices=False)
+    ev = sv**2 / max(float((sv**2).sum()), 1e-300)
+    out: dict[str, Any] = {
+        "mean_pair_cosine": mean_pair_cosine(x, seed=seed),
+        "mean_norm": float(np.linalg.norm(mu)),
+        "spread": spread,
+        "mean_to_spread": float(np.linalg.norm(mu) / max(spread, 1e-12)),
+        "explained_variance": [float(v) for v in ev[:components]],
+        "positive_share": float((x > 0).mean()),
+    }
+    if activity is not None:
+        la = np.log(np.asarray(activity, dtype=np.float64).clip(min=1))
+
+        def corr(v: np.ndarray) -> float:
+            return float(np.corrcoef(v, la)[0, 1]) if v.std() > 0 and la.std() > 0 else float("nan")
+
+        out["pc1_activity_corr"] = corr(c @ vt[0])
+        out["norm_activity_corr"] = corr(np.linalg.norm(x, axis=1))
+        # centred vectors have no mean direction to be close to
+        has_mean = float(np.linalg.norm(mu)) > 1e-4 * max(spread, 1e-12)
+        out["cos_to_mean_activity_corr"] = corr(_unit(x) @ (mu / np.linalg.norm(mu))) if has_mean else None
+    return out
+
+
+def taste_precision(vectors: np.ndarray, labels: Sequence[int] | np.ndarray, k: int = 10) -> float:
+    """Share of each row's ``k`` most cosine-similar rows that have its label, averaged over rows."""
+    y = np.asarray(labels)
+    if len(y) != len(vectors):
+        raise ValueError(f"{len(vectors)} vectors but {len(y)} labels")
+    nb = cosine_neighbours(vectors, k)
+    return float((y[nb] == y[:, None]).mean())
+
+
+def planted_taste_precision(store: Any, user_ids: Sequence[str], vectors: np.ndarray, k: int = 10) -> float:
+    """:func:`taste_precision` against ``User.planted_taste`` (generated data), over users that have one.
+
+    Raises:
+        ValueError: no user has a planted taste.
+    """
+    info = _frame(store, "export_user_info")
+    taste = dict(zip(info["id"].astype(str), info["planted_taste"]))
+    rows = [n for n, u in enumerate(user_ids) if not pd.isna(taste.get(str(u)))]
+    if not rows:
+        raise ValueError(
+            "no user has planted_taste; this check needs a generated graph (`persona ingest demo`)"
+        )
+    y = np.array([int(taste[str(user_ids[n])]) for n in rows])
+    return taste_precision(np.asarray(vectors)[rows], y, k)
+
+
+def neighbour_overlap_lift(
+    store: Any,
+    user_ids: Sequence[str],
+    vectors: np.ndarray,
+    *,
+    rels: Sequence[str] = ("HAS_GENRE", "DIRECTED_BY"),
+    k: int = 10,
+    draws: int = 20,
+    seed: int = 0,
+    activity: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """How much more a user's ``k`` most similar users share its *held-out* items' attributes than random users.
+
+    For each relationship type ``rel`` (``Item -[rel]-> attribute``) and user ``u``, ``A_u`` is the set of
+    attributes of ``u``'s held-out (valid + test) items. The overlap of another user ``v`` with ``u`` is
+
+    * ``share``: the share of ``v``'s training items that carry an attribute in ``A_u`` — normalised by
+      ``v``'s activity, so a heavy rater is not a good neighbour just for having rated everything;
+    * ``coverage``: the share of ``A_u`` found among ``v``'s training items' attributes (rewards heavy
+      raters; reported for comparison).
+
+    Each is averaged over ``u``'s ``k`` nearest users (cosine of ``vectors``) and over ``k`` random other
+    users (``draws`` draws), then over the users with a non-empty ``A_u``; the lift is the ratio of the
+    two means. ``neighbour_activity_ratio`` is the mean activity of the nearest users over the mean
+    activity of all users (1 = neighbours as active as anyone).
+
+    Returns:
+        ``{rel: {"users": n, "share": {"neighbours", "random", "lift"}, "coverage": {…}}, …,
+        "neighbour_activity_ratio": r, "k": k}``.
+    """
+    from scipy import sparse
+
+    ids = [str(u) for u in user_ids]
+    uix = pd.Index(ids)
+    n = len(ids)
+    kg = _frame(store, "export_kg_edges")
+    train = _frame(store, "export_rated_train")
+    held = _frame(store, "export_rated_heldout")
+    nb = cosine_neighbours(vectors, k)
+    k = nb.shape[1]
+    rng = np.random.default_rng(seed)
+    if activity is None:
+        activity = user_activity(store, ids)
+    out: dict[str, Any] = {"k": k}
+
+    def binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+        ok = (rows >= 0) & (cols >= 0)
+        m = sparse.csr_matrix((np.ones(int(ok.sum())), (rows[ok], cols[ok])), shape=shape)
+        m.data[:] = 1.0
+        return m
+
+    for rel in rels:
+        edges = kg[(kg["rel"].astype(str) == rel) & (kg["src_label"].astype(str) == "Item")]
+        if edges.empty:
+            raise ValueError(f"no Item -[{rel}]-> edges in the store")
+        items = pd.Index(
+            sorted(
+                set(train["dst"].astype(str)) | set(held["dst"].astype(str)) | set(edges["src"].astype(str))
+            )
+        )
+        attrs = pd.Index(sorted(set(edges["dst"].astype(str))))
+        ia = binary(
+            items.get_indexer(edges["src"].astype(str)),
+            attrs.get_indexer(edges["dst"].astype(str)),
+            (len(items), len(attrs)),
+        )
+        tr = binary(
+            uix.get_indexer(train["src"].astype(str)),
+            items.get_indexer(train["dst"].astype(str)),
+            (n, len(items)),
+        )
+        ho = binary(
+            uix.get_indexer(held["src"].astype(str)),
+            items.get_indexer(held["dst"].astype(str)),
+            (n, len(items)),
+        )
+        a = (ho @ ia).tocsr()
+        a.data[:] = 1.0
+        a_size = np.asarray(a.sum(1)).ravel()
+        rows = np.flatnonzero(a_size > 0)
+        if rows.size == 0:
+            raise ValueError(f"no user has held-out items with {rel} edges")
+        hit_items = (a @ ia.T).tocsr()  # users × items carrying an attribute of A_u
+        hit_items.data[:] = 1.0
+        t_attr = (tr @ ia).tocsr()
+        t_attr.data[:] = 1.0
+        t_size = np.asarray(tr.sum(1)).ravel().clip(min=1)
+        rand = rng.integers(0, n - 1, (draws, rows.size, k))
+        rand += rand >= rows[None, :, None]  # never the user itself
+        sums = {"share": [0.0, 0.0], "coverage": [0.0, 0.0]}
+        for start in range(0, rows.size, 512):
+            r = rows[start : start + 512]
+            share = (hit_items[r] @ tr.T).toarray() / t_size[None, :]
+            cover = (a[r] @ t_attr.T).toarray() / a_size[r][:, None]
+            local = np.arange(r.size)[:, None]
+            for name, m in (("share", share), ("coverage", cover)):
+                sums[name][0] += float(m[local, nb[r]].mean(1).sum())
+                sums[name][1] += float(
+                    np.mean([m[local, rand[d, start : start + 512]].mean(1).sum() for d in range(draws)])
+                )
+        res: dict[str, Any] = {"users": int(rows.size)}
+        for name, (top, rnd) in sums.items():
+            top, rnd = top / rows.size, rnd / rows.size
+            res[name] = {"neighbours": top, "random": rnd, "lift": top / rnd if rnd > 0 else float("nan")}
+        out[rel] = res
+    act = np.asarray(activity, dtype=np.float64)
+    out["neighbour_activity_ratio"] = float(act[nb].mean() / max(act.mean(), 1e-12))
+    return out

@@ -207,6 +207,9 @@ def train_personas(
         "stopped_early": res.stopped_early,
         "metapath_edges": res.extra.get("metapath_edges", {}),
         "graph": st,
+        # personas are centred on the training users' mean (the model's offset; sessions get the same)
+        "centred": bool(res.model.settings.get("centre", False)),
+        "persona_offset_norm": float(res.model.encoder.offset.norm()),
     }
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
 
@@ -255,6 +258,9 @@ def load_persona_model(workdir: Path | str, run_id: str | None = None, device: s
 
 def infer_persona(settings: Any, items: Sequence[str], *, run_id: str | None = None) -> np.ndarray:
     """Persona of an anonymous session from its item ids, with the latest trained model (no retraining).
+
+    The session persona is centred like the stored ``User.persona`` (the model's saved ``offset``), so
+    its cosine to stored personas is meaningful.
 
     Args:
         settings: :class:`persona.config.Settings` (``workdir``, ``hdgi.device``).
