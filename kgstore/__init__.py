@@ -36,13 +36,13 @@ __all__ = [
 _NEO4J_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
 
-def mask_uri(uri: str) -> str:
-    """``uri`` with any password replaced by ``***`` (``bolt://neo4j:secret@host`` → ``bolt://neo4j:***@host``)."""
-    m = re.match(r"^([A-Za-z][A-Za-z0-9+.\-]*://)([^/@]*)@", uri)
-    if not m:
-        return uri
-    user = m.group(2).split(":", 1)[0]
-    return f"{m.group(1)}{user}:***@{uri[m.end():]}"
+_URI_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*):[^@\s/]*@")
+
+
+def mask_uri(text: str) -> str:
+    """``text`` with the password of every URI in it replaced by ``***``
+    (``bolt://neo4j:secret@host`` → ``bolt://neo4j:***@host``); a URI or a whole message."""
+    return _URI_PASSWORD.sub(r"\1:***@", text)
 
 
 def parse_uri(uri: str) -> tuple[str, str, str | None, str | None]:

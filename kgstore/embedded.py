@@ -25,6 +25,7 @@ Dialect notes (the differences live here, not in ``cypher/``):
 
 from __future__ import annotations
 
+import decimal
 import json
 import re
 import threading
@@ -150,6 +151,15 @@ def _acquire(path: str, read_only: bool) -> Any:
         return db
 
 
+#: The first bytes of a LadybugDB database file.
+_MAGIC = b"LBUG"
+
+
+def _header(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(len(_MAGIC))
+
+
 def _open_error(uri: str, e: BaseException) -> str:
     msg = " ".join(str(e).split())
     low = msg.lower()
@@ -213,6 +223,9 @@ class EmbeddedStore:
             raise StoreError(f"{self.uri}: {self.path} is an empty directory, not an embedded store; give a file path")
         if p.is_dir():
             raise StoreError(f"{self.uri}: {self.path} is a directory, not an embedded store file; give a file path")
+        if p.is_file() and p.stat().st_size and _header(p) != _MAGIC:
+            raise StoreError(f"cannot open {self.uri}: the file is not a persona-kg embedded store "
+                             f"(no LadybugDB header); give another path")
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open(read_only)
@@ -594,7 +607,7 @@ class EmbeddedStore:
             f"RETURN n.id AS id, array_cosine_similarity(CAST(n.{prop} AS FLOAT[{dim}]), CAST($q AS FLOAT[{dim}])) AS score "
             f"ORDER BY score DESC, id LIMIT {int(k)}"
         )
-        return [(r["id"], float(r["score"])) for r in self.run(q, {"q": vec})]
+        return [(r["id"], float(r["score"])) for r in self._run_read(q, {"q": vec})]  # own statement: no plan check
 
     def clear(self) -> None:
         self._refuse_if_read_only()
@@ -633,9 +646,7 @@ def _rows(res: Any) -> list[dict[str, Any]]:
 
 
 def _plain(v: Any) -> Any:
-    """Values as the Neo4j driver returns them: 128-bit sums (``Decimal``/``str`` from LadybugDB) as int."""
-    import decimal
-
+    """Values as the Neo4j driver returns them: 128-bit sums (``Decimal`` from LadybugDB) as int."""
     if isinstance(v, decimal.Decimal):
         return int(v) if v == v.to_integral_value() else float(v)
     if isinstance(v, dict):

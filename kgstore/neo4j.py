@@ -438,8 +438,8 @@ class Neo4jStore:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Nodes per label and relationships per type, from Neo4j's count store (constant time)."""
-        labels = [r["label"] for r in self.run("CALL db.labels() YIELD label RETURN label") if r["label"] not in META_LABELS]
-        types = [r["t"] for r in self.run("CALL db.relationshipTypes() YIELD relationshipType AS t RETURN t")]
+        labels = [r["label"] for r in self._run("CALL db.labels() YIELD label RETURN label", {}, False) if r["label"] not in META_LABELS]
+        types = [r["t"] for r in self._run("CALL db.relationshipTypes() YIELD relationshipType AS t RETURN t", {}, False)]
         nodes = {}
         for lab in labels:
             n = self._count(f"MATCH (n:{_quote(lab)}) RETURN count(n) AS c")
@@ -530,11 +530,11 @@ class Neo4jStore:
         return name
 
     def _vector_index(self, label: str, prop: str) -> tuple[str, dict[str, Any]] | None:
-        rows = self.run(
+        rows = self._run(  # the store's own statements skip the read-only plan check
             "SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, options, entityType "
             "WHERE entityType = 'NODE' AND labelsOrTypes = [$label] AND properties = [$prop] "
             "RETURN name, options",
-            {"label": label, "prop": prop},
+            {"label": label, "prop": prop}, False,
         )
         if not rows:
             return None
@@ -563,10 +563,10 @@ class Neo4jStore:
             raise StoreError(f"query vector has {len(vec)} dimensions; the index on {label}.{prop} has {dim}")
         if k < 1:
             return []
-        rows = self.run(
+        rows = self._run(
             "CALL db.index.vector.queryNodes($name, $k, $vec) YIELD node, score "
             "RETURN node.id AS id, score ORDER BY score DESC, id",
-            {"name": name, "k": int(k), "vec": vec},
+            {"name": name, "k": int(k), "vec": vec}, False,
         )
         return [(r["id"], 2.0 * float(r["score"]) - 1.0) for r in rows]
 

@@ -266,20 +266,29 @@ def mean_pair_cosine(vectors: np.ndarray, *, pairs: int = 20_000, seed: int = 0)
     return float((x[a] * x[b]).sum(1).mean())
 
 
-def cosine_neighbours(vectors: np.ndarray, k: int = 10, *, chunk: int = 1024) -> np.ndarray:
-    """``[n, k]`` row indices of each row's ``k`` most cosine-similar other rows, most similar first."""
+def cosine_neighbours(
+    vectors: np.ndarray, k: int = 10, *, chunk: int = 1024, return_scores: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """``[n, k]`` row indices of each row's ``k`` most cosine-similar other rows, most similar first
+    (equal scores: lower row index first); with ``return_scores`` also the ``[n, k]`` cosines.
+
+    The one top-k cosine of the project: :func:`persona.similarity.top_k_cosine` (SIMILAR edges) builds
+    on it."""
     x = _unit(vectors).astype(np.float32)
     n = len(x)
     k = min(k, n - 1)
     out = np.empty((n, k), dtype=np.int64)
+    scores = np.empty((n, k), dtype=np.float32)
     for start in range(0, n, chunk):
         sim = x[start : start + chunk] @ x.T
         rows = np.arange(sim.shape[0])
         sim[rows, start + rows] = -np.inf
         top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sim, top, 1), axis=1, kind="stable")
+        vals = np.take_along_axis(sim, top, 1)
+        order = np.lexsort((top, -vals), axis=1)
         out[start : start + chunk] = np.take_along_axis(top, order, 1)
-    return out
+        scores[start : start + chunk] = np.take_along_axis(vals, order, 1)
+    return (out, scores) if return_scores else out
 
 
 def user_activity(store: Any, user_ids: Sequence[str]) -> np.ndarray:

@@ -218,12 +218,11 @@ def _settings(store: str | None, config: Path | None, **extra: Any) -> Settings:
     return s
 
 
-_URI_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*):[^@\s/]*@")
-
-
 def mask_secrets(message: str) -> str:
     """``message`` with URI passwords and the configured Neo4j password replaced by ``***``."""
-    out = _URI_CREDENTIALS.sub(r"\1:***@", message)
+    from persona.kgstore import mask_uri
+
+    out = mask_uri(message)
     for secret in {os.environ.get("NEO4J_PASSWORD", ""), os.environ.get("PERSONA_NEO4J__PASSWORD", "")}:
         if len(secret) >= 4:
             out = out.replace(secret, "***")

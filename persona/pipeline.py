@@ -174,11 +174,9 @@ def train(
             settings={"rec": rs.model_dump(), "text_model": settings.text.model, "hdgi": settings.hdgi.model_dump()},
             metrics=metrics, artefacts=str(run_dir.relative_to(settings.workdir)), persona_run=persona_run,
         )
-        runs.record_run(store, record, settings.workdir)
-    meta = json.loads((run_dir / runs.RUN_FILE).read_text())
-    meta.update({"timings": timings, "persona": persona_info, "best_epoch": out.get("retriever_best_epoch"),
-                 "valid_ndcg@10": out.get("retriever_valid_ndcg@10")})
-    (run_dir / runs.RUN_FILE).write_text(json.dumps(meta, indent=2, default=float))
+        runs.record_run(store, record, settings.workdir, extra={
+            "timings": timings, "persona": persona_info, "best_epoch": out.get("retriever_best_epoch"),
+            "valid_ndcg@10": out.get("retriever_valid_ndcg@10")})
     return TrainReport(run_id, metrics, timings, written, persona_info, run_dir)
 
 
@@ -200,14 +198,7 @@ def train_personas_recorded(store: GraphStore, settings: Settings, *, progress: 
                  "attention": res.attention},
         artefacts=str((sdir / "personas" / res.run_id).relative_to(settings.workdir)), persona_run=res.run_id,
     )
-    # the persona job writes its own run.json (graph statistics, losses); the record's goes beside it
-    folder = Path(settings.workdir) / record.artefacts
-    own = folder / "run.json"
-    keep = own.read_text() if own.is_file() else None
-    runs.record_run(store, record, settings.workdir)
-    if keep is not None:
-        merged = {**json.loads(keep), **json.loads(own.read_text())}
-        own.write_text(json.dumps(merged, indent=2, default=float))
+    runs.record_run(store, record, settings.workdir)  # merged into the persona job's own run.json
     return res
 
 
@@ -403,13 +394,7 @@ def explain_user(settings: Settings, user: str, *, item: str | None = None, k: i
         raise ConfigError(f"--top-k must be at least 1, got {k}")
     with connect(settings, read_only=True) as store:
         # the written-back list and the graph are in the store: no model file is needed
-        if run_id:
-            run = runs.get_run(store, run_id)
-        else:
-            recorded = runs.list_runs(store, "train")
-            if not recorded:
-                raise ModelError(f"no train run is recorded in {store.uri}; run `persona train --store {store.uri}` first")
-            run = recorded[0]
+        run = runs.get_run(store, run_id) if run_id else runs.newest_run(store)
         rows = store.run_named("explain_user_list", {"user": user, "run": run.id})
         if not rows:
             known = store.run_named("explain_user_exists", {"user": user})

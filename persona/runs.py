@@ -77,8 +77,9 @@ def store_dir(workdir: Path | str, store_id: str) -> Path:
     return Path(workdir) / "stores" / store_id
 
 
-def record_run(store: GraphStore, run: RunRecord, workdir: Path | str) -> None:
-    """Write ``run`` as a ``Run`` node (idempotent by id) and its ``run.json`` into its artefacts folder."""
+def record_run(store: GraphStore, run: RunRecord, workdir: Path | str, extra: dict[str, Any] | None = None) -> None:
+    """Write ``run`` as a ``Run`` node (idempotent by id) and its ``run.json`` into its artefacts folder
+    (merged into a ``run.json`` already there, e.g. the persona job's; ``extra`` adds fields)."""
     g = GraphFrames()
     g.add_nodes(
         "Run",
@@ -99,11 +100,14 @@ def record_run(store: GraphStore, run: RunRecord, workdir: Path | str) -> None:
     store.load(g)
     folder = Path(workdir) / run.artefacts
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {
+    path = folder / RUN_FILE
+    meta = json.loads(path.read_text()) if path.is_file() else {}
+    meta.update(extra or {})
+    meta.update({
         "run_id": run.id, "kind": run.kind, "created_at": run.created_at, "store_id": run.store_id,
         "store": store.uri, "settings": run.settings, "metrics": run.metrics, "persona_run": run.persona_run,
-    }
-    (folder / RUN_FILE).write_text(json.dumps(meta, indent=2, default=float))
+    })
+    path.write_text(json.dumps(meta, indent=2, default=float))
 
 
 def _decode(row: dict[str, Any]) -> RunRecord:
@@ -145,6 +149,18 @@ def get_run(store: GraphStore, run_id: str) -> RunRecord:
     raise NotFoundError(f"unknown run {run_id!r} in {store.uri} (its runs, newest first: {known}; see `persona runs`)")
 
 
+def newest_run(store: GraphStore, kind: str = "train") -> RunRecord:
+    """The newest ``kind`` run recorded in the store.
+
+    Raises:
+        ModelError: the store has none.
+    """
+    runs = list_runs(store, kind)
+    if not runs:
+        raise ModelError(f"no {kind} run is recorded in {store.uri}; run `persona train --store {store.uri}` first")
+    return runs[0]
+
+
 def resolve_run(store: GraphStore, workdir: Path | str, run_id: str | None = None, kind: str = "train") -> tuple[RunRecord, Path]:
     """The run that answers for ``store``: ``run_id``, or the newest ``kind`` run recorded in the store.
 
@@ -160,10 +176,7 @@ def resolve_run(store: GraphStore, workdir: Path | str, run_id: str | None = Non
     if run_id is not None:
         run = get_run(store, run_id)
     else:
-        runs = list_runs(store, kind)
-        if not runs:
-            raise ModelError(f"no {kind} run is recorded in {store.uri}; run `persona train --store {store.uri}` first")
-        run = runs[0]
+        run = newest_run(store, kind)
     if sid is not None and run.store_id and run.store_id != sid:
         raise ModelError(f"run {run.id} was recorded for store {run.store_id}, but {store.uri} is store {sid}")
     folder = Path(workdir) / run.artefacts

@@ -17,42 +17,28 @@ import pandas as pd
 from persona.kgstore import GraphFrames, GraphStore
 
 
-def top_k_cosine(ids: list[str], mat: np.ndarray, k: int, *, chunk: int = 4096) -> pd.DataFrame:
+def top_k_cosine(ids: list[str], mat: np.ndarray, k: int) -> pd.DataFrame:
     """Each row's ``k`` most cosine-similar other rows: ``src, dst, score, rank`` (rank 1 = most similar).
 
-    Ties break by id, so the result is deterministic. Rows with a zero vector get no neighbours.
+    Ties break by id, so the result is deterministic. Rows with a zero vector get no neighbours and are
+    nobody's neighbour. (:func:`persona.learn.diagnostics.cosine_neighbours` does the ranking.)
     """
+    from persona.learn.diagnostics import cosine_neighbours
+
     x = np.asarray(mat, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1)
-    ok = norms > 0
-    x = np.where(ok[:, None], x / np.maximum(norms, 1e-12)[:, None], 0.0).astype(np.float32)
-    n = len(ids)
-    k = min(k, max(n - 1, 0))
-    if k == 0:
+    keep = np.flatnonzero(np.linalg.norm(x, axis=1) > 0)
+    kept = sorted((ids[i] for i in keep))  # id order, so index ties are id ties
+    pos = {i: n for n, i in enumerate(ids)}
+    if len(kept) < 2 or k < 1:
         return pd.DataFrame(columns=["src", "dst", "score", "rank"])
-    order = np.argsort(np.asarray(ids, dtype=object), kind="stable")  # id order for tie-breaking
-    xs, ids_sorted, ok_sorted = x[order], [ids[i] for i in order], ok[order]
-    srcs, dsts, scores, ranks = [], [], [], []
-    for start in range(0, n, chunk):
-        sim = xs[start : start + chunk] @ xs.T
-        rows = np.arange(start, min(start + chunk, n))
-        sim[rows - start, rows] = -np.inf  # never oneself
-        sim[:, ~ok_sorted] = -np.inf
-        part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        vals = np.take_along_axis(sim, part, axis=1)
-        # sort by score desc, then by position (= id order) asc
-        key = np.lexsort((part, -vals), axis=1)
-        part = np.take_along_axis(part, key, axis=1)
-        vals = np.take_along_axis(vals, key, axis=1)
-        for r, (cols, sc) in enumerate(zip(part, vals)):
-            if not ok_sorted[start + r]:
-                continue
-            good = np.isfinite(sc)
-            srcs += [ids_sorted[start + r]] * int(good.sum())
-            dsts += [ids_sorted[c] for c in cols[good]]
-            scores += sc[good].astype(float).tolist()
-            ranks += list(range(1, int(good.sum()) + 1))
-    return pd.DataFrame({"src": srcs, "dst": dsts, "score": scores, "rank": ranks})
+    nb, sc = cosine_neighbours(x[[pos[i] for i in kept]], k, chunk=4096, return_scores=True)
+    kk = nb.shape[1]
+    return pd.DataFrame({
+        "src": np.repeat(np.asarray(kept, dtype=object), kk),
+        "dst": np.asarray(kept, dtype=object)[nb.ravel()],
+        "score": sc.ravel().astype(float),
+        "rank": np.tile(np.arange(1, kk + 1), len(kept)),
+    })
 
 
 def retriever_item_vectors(retriever: Any) -> tuple[list[str], np.ndarray]:
