@@ -93,7 +93,7 @@ def encode_graph_text(
                 log(f"text: {empty} items have no title or description; they are encoded from their id")
             texts = [t or f"Item {i}" for t, i in zip(texts, items["id"])]
             log(f"text: encoding {len(texts)} items with {enc.model_key}")
-            vecs = enc.encode(texts, progress=progress)
+            vecs = enc.encode(texts, progress=progress, desc="encoding item texts")
             written["Item"] = _write(store, "Item", items, vecs, enc.model_key)
         ents = _frame(store, "export_entity_text")
         if len(ents):
@@ -103,7 +103,7 @@ def encode_graph_text(
                 for n, i, lab in zip(ents["name"], ents["id"], labels)
             ]
             log(f"text: encoding {len(texts)} attribute/entity nodes")
-            vecs = enc.encode(texts, progress=progress)
+            vecs = enc.encode(texts, progress=progress, desc="encoding entity texts")
             for lab in sorted(set(labels)):
                 mask = (labels == lab).to_numpy()
                 written[lab] = _write(

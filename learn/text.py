@@ -270,12 +270,15 @@ class TextEncoder:
         texts: Sequence[str],
         *,
         progress: Callable[[str, int, int], None] | None = None,
+        desc: str = "encoding texts",
     ) -> np.ndarray:
         """Embed ``texts`` as unit-length float32 rows (cached ones are read, the rest encoded).
 
         Args:
             texts: Strings to embed; duplicates are encoded once.
-            progress: Optional callback ``(description, done, total)`` over the texts to encode.
+            progress: Optional callback ``(description, done, total)`` over the texts to encode (the ones
+                not in the cache: the count the log reports as encoded).
+            desc: The progress bar's description.
 
         Returns:
             Array of shape ``(len(texts), dim)``, rows L2-normalised.
@@ -309,7 +312,7 @@ class TextEncoder:
                 found.update(zip(chunk, vecs))
                 self.stats["encoded"] += len(chunk)
                 if progress is not None:
-                    progress("encoding texts", min(start + step, len(missing)), len(missing))
+                    progress(desc, min(start + step, len(missing)), len(missing))
         out = np.stack([found[s] for s in shas]).astype(np.float32, copy=False)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)

@@ -217,13 +217,21 @@ def _settings(store: str | None, config: Path | None, **extra: Any) -> Settings:
     return s
 
 
+def _default_password() -> str:
+    from persona.config import Neo4jSettings
+
+    return Neo4jSettings().password.get_secret_value()
+
+
 def mask_secrets(message: str) -> str:
     """``message`` with URI passwords and the configured Neo4j password replaced by ``***``."""
     from persona.kgstore import mask_uri
 
     out = mask_uri(message)
     for secret in {os.environ.get("NEO4J_PASSWORD", ""), os.environ.get("PERSONA_NEO4J__PASSWORD", "")}:
-        if len(secret) >= 4:
+        # the development default ("persona-kg", printed in the README) is no secret, and masking it would
+        # mangle every message that names the project
+        if len(secret) >= 4 and secret != _default_password():
             out = out.replace(secret, "***")
     return out
 
