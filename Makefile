@@ -41,6 +41,7 @@ bench: setup
 
 lint:
 	ruff check .
+	$(PYTHON) -m mypy
 
 clean:
 	rm -rf persona.db persona.db.* .persona

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MOVIES_TV, sized_graph, write_result  # noqa: E402
+from _common import MOVIES_TV, sized_graph, write_result
 
 
 def main() -> None:
@@ -90,7 +90,7 @@ def main() -> None:
         write_recommendations(store, full, "bench")
         with_why.append(time.perf_counter() - t)
     n_path = int((why["why"] != "[]").sum())
-    med = lambda xs: float(np.median(xs))  # noqa: E731
+    med = lambda xs: float(np.median(xs))
     out = write_result(f"explain_{args.store}", {
         "data": {**MOVIES_TV, "recommendations": len(recs)},
         "store": args.store,

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DATASETS, MOVIES_TV, peak_rss_mib, sized_graph, write_result  # noqa: E402
+from _common import DATASETS, MOVIES_TV, peak_rss_mib, sized_graph, write_result
 
-from persona.kgstore import GraphFrames, open_store  # noqa: E402
+from persona.kgstore import GraphFrames, open_store
 
 
 def _movielens() -> GraphFrames:

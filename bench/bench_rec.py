@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from persona.rec import Interactions, SASRecRecommender, metrics_from_ranks, rank_targets
-from persona.rec.evaluate import sampled_ranks, seen_mask
 
 from persona.config import RecSettings
+from persona.rec import Interactions, SASRecRecommender, metrics_from_ranks, rank_targets
+from persona.rec.evaluate import sampled_ranks, seen_mask
 
 N_USERS, N_ITEMS, N_INTER = 10_849, 3_672, 87_376
 

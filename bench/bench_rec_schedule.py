@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ml100k_ingest_cmd, write_result  # noqa: E402
+from _common import ml100k_ingest_cmd, write_result
 
 _DATA: Any = None
 

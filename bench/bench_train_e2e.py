@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MOVIES_TV, ml100k_ingest_cmd, write_result  # noqa: E402
+from _common import MOVIES_TV, ml100k_ingest_cmd, write_result
 
 
 def _run(cmd: list[str], cwd: str, env: dict[str, str]) -> dict:

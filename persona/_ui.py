@@ -273,6 +273,7 @@ def format_rows(
     for r in rows:
         cells = []
         for c in columns:
+            kind: str | None
             if isinstance(kinds, str):
                 kind = kinds
             elif kinds is not None and c in kinds:

@@ -13,7 +13,7 @@ import warnings
 # slower SASRec epochs on a busy 2-core box); passive waiting costs little when the machine is idle.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, cast
 
 import typer
 from rich.markup import escape
@@ -122,7 +122,8 @@ def quiet_third_party(verbose: bool = False) -> None:
         for k in _env_we_set:
             os.environ.pop(k, None)
         _env_we_set.clear()
-        warnings.filters[:] = [f for f in warnings.filters if not (f[1] is not None and f[1].pattern == _JIT_WARNING)]
+        filters = cast(list, warnings.filters)  # a list at run time; typeshed says Sequence
+        filters[:] = [f for f in filters if not (f[1] is not None and f[1].pattern == _JIT_WARNING)]
         return
     for k, v in _QUIET_ENV.items():
         if k not in os.environ:
@@ -150,7 +151,7 @@ def quiet_third_party(verbose: bool = False) -> None:
 @app.callback()
 def _main(
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool | None, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = None,
     verbose: Annotated[
         bool,
@@ -173,7 +174,7 @@ def _config_default(model: Any, field: str, section: str, note: str = "") -> str
 
 
 StoreOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--store", "-s", metavar="URI",
         help="Store URI: embedded:PATH or bolt://host:port (default: PERSONA_STORE, the config file's store, "
@@ -181,20 +182,20 @@ StoreOpt = Annotated[
     ),
 ]
 ConfigOpt = Annotated[
-    Optional[Path], typer.Option("--config", "-c", metavar="FILE", help="TOML config file (default ./persona.toml if present).")
+    Path | None, typer.Option("--config", "-c", metavar="FILE", help="TOML config file (default ./persona.toml if present).")
 ]
 RdfOpt = Annotated[
     list[Path], typer.Option("--rdf", metavar="FILE", help="RDF file (N-Triples, Turtle, RDF/XML; .gz ok). Repeatable.")
 ]
 HopsOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
         "--hops", min=1, metavar="N",
         help="Keep RDF triples within this many hops of a linked item." + _config_default(IngestSettings, "hops", "ingest"),
     ),
 ]
 KCoreOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option(
         "--k-core", min=0, metavar="K",
         help="Keep users and items with ≥ K interactions (the paper uses 5; 0 = off)."
@@ -203,10 +204,10 @@ KCoreOpt = Annotated[
 ]
 SkipOpt = Annotated[bool, typer.Option("--skip-invalid", help="Skip bad records (counted, written to --rejects) instead of failing.")]
 RejectsOpt = Annotated[
-    Optional[Path], typer.Option("--rejects", metavar="FILE", help="Where --skip-invalid writes rejected records (JSON lines).")
+    Path | None, typer.Option("--rejects", metavar="FILE", help="Where --skip-invalid writes rejected records (JSON lines).")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-DomainOpt = Annotated[Optional[str], typer.Option("--domain", metavar="NAME", help="Item domain (default: from the file name).")]
+DomainOpt = Annotated[str | None, typer.Option("--domain", metavar="NAME", help="Item domain (default: from the file name).")]
 
 
 def _settings(store: str | None, config: Path | None, **extra: Any) -> Settings:
@@ -278,7 +279,7 @@ def ingest_movielens(
     directory: Annotated[
         Path, typer.Argument(metavar="DIR", help="Folder with the GroupLens ML-100K files (u.data, u.item, u.user).")
     ],
-    link: Annotated[Optional[Path], typer.Option("--link", metavar="FILE", help="RecBole .link file: item_id → DBpedia IRI.")] = None,
+    link: Annotated[Path | None, typer.Option("--link", metavar="FILE", help="RecBole .link file: item_id → DBpedia IRI.")] = None,
     rdf: RdfOpt = [],
     hops: HopsOpt = None,
     k_core: KCoreOpt = None,
@@ -307,7 +308,7 @@ def ingest_movielens(
 def ingest_amazon(
     reviews: Annotated[Path, typer.Option("--reviews", metavar="FILE", help="Amazon 2018 reviews, JSON lines (.gz ok).")],
     meta: Annotated[Path, typer.Option("--meta", metavar="FILE", help="Amazon 2018 metadata, JSON lines (.gz ok).")],
-    link: Annotated[Optional[Path], typer.Option("--link", metavar="FILE", help="RecBole .link file: asin → DBpedia IRI.")] = None,
+    link: Annotated[Path | None, typer.Option("--link", metavar="FILE", help="RecBole .link file: asin → DBpedia IRI.")] = None,
     rdf: RdfOpt = [],
     hops: HopsOpt = None,
     k_core: KCoreOpt = None,
@@ -412,7 +413,7 @@ def enrich_dbpedia(
 
 
 DeviceOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--device", metavar="DEVICE", help="'cpu', 'cuda' or 'cuda:N' for text encoding, HDGI and SASRec (default: the config's)."),
 ]
 
@@ -438,21 +439,21 @@ def _status(msg: str) -> None:
 def train_cmd(
     ctx: typer.Context,
     user_emb: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--user-emb", metavar="KIND", help="Retriever user embedding: none | random | llm | kg."
                      + _config_default(RecSettings, "user_emb", "rec")),
     ] = None,
     item_emb: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--item-emb", metavar="KIND", help="Retriever item embedding: random | text."
                      + _config_default(RecSettings, "item_emb", "rec")),
     ] = None,
     seed: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--seed", min=0, metavar="S", help="Random seed of the recommender." + _config_default(RecSettings, "seed", "rec")),
     ] = None,
     epochs: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--epochs", min=1, metavar="N", help="SASRec epochs: the length of the cosine schedule (early stopping may end sooner)."
                      + _config_default(RecSettings, "epochs", "rec")),
     ] = None,
@@ -503,7 +504,7 @@ def _print_metrics(title: str, metrics: dict[str, dict[str, float]]) -> None:
 def train_personas_cmd(
     device: DeviceOpt = None,
     epochs: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--epochs", min=1, metavar="N", help="Maximum HDGI epochs." + _config_default(HDGISettings, "epochs", "hdgi")),
     ] = None,
     store: StoreOpt = None,
@@ -536,12 +537,12 @@ def experiment_cmd(
     ] = Path("runs/table3"),
     skip_personas: Annotated[bool, typer.Option("--skip-personas", help="Reuse the personas already in the store.")] = False,
     epochs: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--epochs", min=1, metavar="N", help="SASRec epochs per model: the length of the cosine schedule (early stopping may end sooner)."
                      + _config_default(RecSettings, "epochs", "rec")),
     ] = None,
     variants: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--variants", metavar="USER/ITEM,…",
             help="Rows to run as USER/ITEM pairs, comma-separated (e.g. none/random,kg/text); "
@@ -607,7 +608,7 @@ def print_experiment(out: Path, summary_md: str) -> None:
     console.print(f"written: {out}/results.csv, summary.csv, results.md, results.png", highlight=False, soft_wrap=True)
 
 
-RunOpt = Annotated[Optional[str], typer.Option("--run", metavar="ID", help="A run of the store (default: its newest train run; see `persona runs`).")]
+RunOpt = Annotated[str | None, typer.Option("--run", metavar="ID", help="A run of the store (default: its newest train run; see `persona runs`).")]
 
 
 def _session_items(items: str | None) -> list[str]:
@@ -619,11 +620,11 @@ def _session_items(items: str | None) -> list[str]:
 
 @app.command("explain")
 def explain_cmd(
-    user: Annotated[Optional[str], typer.Option("--user", "-u", metavar="ID", help="A known user: explain their written-back list.")] = None,
+    user: Annotated[str | None, typer.Option("--user", "-u", metavar="ID", help="A known user: explain their written-back list.")] = None,
     items: Annotated[
-        Optional[str], typer.Option("--items", "-i", metavar="ID,ID,…", help="An anonymous session: explain its recommendations.")
+        str | None, typer.Option("--items", "-i", metavar="ID,ID,…", help="An anonymous session: explain its recommendations.")
     ] = None,
-    item: Annotated[Optional[str], typer.Option("--item", metavar="ID", help="Only this recommended item.")] = None,
+    item: Annotated[str | None, typer.Option("--item", metavar="ID", help="Only this recommended item.")] = None,
     k: Annotated[int, typer.Option("--k", "--paths", min=1, max=20, metavar="N", help="Paths per item.")] = 3,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=100, metavar="K", help="Items of a session's list.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON: one object per item with its scored paths.")] = False,
@@ -715,9 +716,9 @@ def runs_show_cmd(
 
 @app.command("recommend")
 def recommend_cmd(
-    user: Annotated[Optional[str], typer.Option("--user", "-u", metavar="ID", help="A known user id.")] = None,
+    user: Annotated[str | None, typer.Option("--user", "-u", metavar="ID", help="A known user id.")] = None,
     items: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--items", "-i", metavar="ID,ID,…", help="An anonymous session: item ids, comma-separated, oldest first."),
     ] = None,
     k: Annotated[
@@ -772,14 +773,14 @@ def stats_cmd(
 @app.command("cypher")
 def cypher_cmd(
     query: Annotated[
-        Optional[str],
+        str | None,
         typer.Argument(metavar="QUERY", help="One Cypher statement; values as $name with --param name=value."),
     ] = None,
     file: Annotated[
-        Optional[str], typer.Option("--file", "-f", metavar="FILE", help="Read the statement from FILE ('-': standard input).")
+        str | None, typer.Option("--file", "-f", metavar="FILE", help="Read the statement from FILE ('-': standard input).")
     ] = None,
     example: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--example", "-e", metavar="NAME", help="Run cypher/examples/NAME (the variant for the store's backend)."),
     ] = None,
     list_examples: Annotated[bool, typer.Option("--list-examples", help="List the examples and exit.")] = False,
@@ -837,11 +838,11 @@ def cypher_cmd(
 @app.command("app")
 def app_cmd(
     port: Annotated[
-        Optional[int],
+        int | None,
         typer.Option("--port", "-p", min=1, max=65535, metavar="PORT", help="Port." + _config_default(AppSettings, "port", "app")),
     ] = None,
     host: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--host", "--address", metavar="HOST", help="Address to bind: 127.0.0.1 is this machine only; "
                      "0.0.0.0 exposes the page, which shows user histories, to the network."
                      + _config_default(AppSettings, "host", "app")),

@@ -7,10 +7,10 @@ TOML file (``--config FILE`` or ``./persona.toml``), the defaults below. One pla
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
 from typing import Literal
 
+import tomllib
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 

@@ -318,7 +318,7 @@ def _entity_path(index: GraphIndex, a_csc: sparse.csc_matrix, item: str, r: int,
     return Path(
         "entity", score,
         [("Item", hid, index.titles.get(hid, hid)), (label, eid, name), ("Item", item, index.titles.get(item, item))],
-        [t_h, t_r], text, {"shared_by": int(len(via)), "idf": round(float(index.idf[e]), 4)},
+        [t_h, t_r], text, {"shared_by": len(via), "idf": round(float(index.idf[e]), 4)},
     )
 
 

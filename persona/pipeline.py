@@ -111,9 +111,8 @@ def train(
     Returns:
         A :class:`TrainReport` with the test metrics of the retriever and of the reranked list.
     """
-    from persona.rec import TwoStageRecommender, run_two_stage
-
     from persona import runs
+    from persona.rec import TwoStageRecommender, run_two_stage
 
     rs = settings.rec.model_copy(update={"seed": settings.rec.seed if seed is None else seed})
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]

@@ -27,7 +27,7 @@ def top_k_cosine(ids: list[str], mat: np.ndarray, k: int) -> pd.DataFrame:
 
     x = np.asarray(mat, dtype=np.float32)
     keep = np.flatnonzero(np.linalg.norm(x, axis=1) > 0)
-    kept = sorted((ids[i] for i in keep))  # id order, so index ties are id ties
+    kept = sorted(ids[i] for i in keep)  # id order, so index ties are id ties
     pos = {i: n for n, i in enumerate(ids)}
     if len(kept) < 2 or k < 1:
         return pd.DataFrame(columns=["src", "dst", "score", "rank"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from persona.config import Settings
 from persona.errors import ConfigError
@@ -221,7 +221,7 @@ def check_params(text: str, params: dict[str, Any], where: str = "the query") ->
 def example_description(text: str) -> str:
     """The leading comment of an example, on one line, without its backend prefix
     (``// Neo4j: the 10 users …`` → ``The 10 users …``)."""
-    lines = []
+    lines: list[str] = []
     for line in text.splitlines():
         line = line.strip()
         if not line.startswith("//"):

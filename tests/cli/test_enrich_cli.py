@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from persona.cli import app
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
-from sparql_server import SparqlServer, load_store  # noqa: E402
+from sparql_server import SparqlServer, load_store
 
 runner = CliRunner()
 

@@ -4,7 +4,6 @@ answer or one clear line; a store left mid-write opens for read-only commands. L
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -262,8 +262,15 @@ class EmbeddedStore:
         except RuntimeError as e:
             raise StoreError(f"{e}\n  in query: {' '.join(cypher.split())[:300]}") from None
 
+    def _df(self, cypher: str) -> pd.DataFrame:
+        """One internal single-statement query as a frame (catalogue calls: no gate, no parameters)."""
+        res = self._conn.execute(cypher)
+        if isinstance(res, list):  # several statements: never sent by this class
+            raise StoreError(f"expected one statement: {cypher[:80]}")
+        return res.get_as_df()
+
     def _tables(self) -> dict[str, str]:
-        df = self._conn.execute("CALL show_tables() RETURN name, type").get_as_df()
+        df = self._df("CALL show_tables() RETURN name, type")
         return dict(zip(df["name"], df["type"]))
 
     def _pairs(self) -> dict[str, set[tuple[str, str]]]:
@@ -271,7 +278,7 @@ class EmbeddedStore:
             self._rel_pairs = {}
             for name, kind in self._tables().items():
                 if kind == "REL":
-                    con = self._conn.execute(f"CALL show_connection('{name}') RETURN *").get_as_df()
+                    con = self._df(f"CALL show_connection('{name}') RETURN *")
                     self._rel_pairs[name] = set(zip(con.iloc[:, 0], con.iloc[:, 1]))
         return self._rel_pairs
 
@@ -284,7 +291,7 @@ class EmbeddedStore:
             props = NODE_TYPES[name].props if kind == "NODE" and name in NODE_TYPES else (
                 REL_TYPES[name].props if kind == "REL" and name in REL_TYPES else None)
             if props:
-                have = set(self._conn.execute(f"CALL table_info('{name}') RETURN name").get_as_df()["name"])
+                have = set(self._df(f"CALL table_info('{name}') RETURN name")["name"])
                 for p, t in props.items():
                     if p not in have:
                         self._exec(f"ALTER TABLE {name} ADD {p} {_DDL_TYPES[t]}")

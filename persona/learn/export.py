@@ -179,6 +179,7 @@ def build_hetero(
         data[label].num_nodes = len(ids_sorted)
         data[label].node_ids = ids_sorted.to_pylist()
         cols = tbl.column_names if isinstance(tbl, pa.Table) else list(tbl.columns)
+        x: np.ndarray | None
         if features is not None and label in features:
             x, mask = features[label]
         elif "text_emb" in cols:
@@ -329,7 +330,7 @@ def export_graph(
     for (label,), rows in _split_by(ents, ["label"]):
         if label in NODE_TYPES:  # nodes outside the persona-kg schema (another application's) are skipped
             nodes[label] = ent_ids.take(pa.array(rows))
-            if x_ents is not None and has_ents[rows].any():
+            if x_ents is not None and has_ents is not None and has_ents[rows].any():
                 features[label] = (x_ents[rows], has_ents[rows])
     del ents
     tick("entities")

@@ -28,7 +28,9 @@ def load(name: str, backend: str) -> str:
     text = _read(name)
     if "// @" not in text:
         return text.strip()
-    shared, variants, current = [], {}, None
+    shared: list[str] = []
+    variants: dict[str, list[str]] = {}
+    current: str | None = None
     for line in text.splitlines():
         if line.strip().startswith("// @"):
             current = line.strip()[4:].strip()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -266,6 +266,14 @@ def mean_pair_cosine(vectors: np.ndarray, *, pairs: int = 20_000, seed: int = 0)
     return float((x[a] * x[b]).sum(1).mean())
 
 
+@overload
+def cosine_neighbours(
+    vectors: np.ndarray, k: int = ..., *, chunk: int = ..., return_scores: Literal[False] = ...
+) -> np.ndarray: ...
+@overload
+def cosine_neighbours(
+    vectors: np.ndarray, k: int = ..., *, chunk: int = ..., return_scores: Literal[True]
+) -> tuple[np.ndarray, np.ndarray]: ...
 def cosine_neighbours(
     vectors: np.ndarray, k: int = 10, *, chunk: int = 1024, return_scores: bool = False
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
