@@ -22,7 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 from persona import __version__, workflows
 from persona._ui import console, err_console, progress_bar, table
 from persona.config import AppSettings, HDGISettings, IngestSettings, RecSettings, Settings, load_settings
-from persona.errors import ConfigError, PersonaError, is_disk_full
+from persona.errors import ConfigError, NotFoundError, PersonaError, is_disk_full
 
 
 def _tidy_params(params: list[Any]) -> list[Any]:
@@ -401,9 +401,9 @@ def enrich_dbpedia(
 
     def parse() -> Any:
         with workflows.connect(s) as st:
-            rows = st.run("MATCH (i:Item) WHERE i.iri IS NOT NULL RETURN i.id AS id, i.iri AS iri")
+            rows = st.run_named("enrich_linked_items")
         if not rows:
-            raise ValueError(f"{s.store}: no Item has an iri; ingest with --link first")
+            raise NotFoundError(f"{s.store}: no Item has an iri; ingest with --link first")
         return fetch_dbpedia(
             {r["id"]: r["iri"] for r in rows}, endpoint=endpoint, predicates=predicates or None, batch=batch,
             rate_limit_s=rate_limit, cache_dir=s.workdir / "sparql-cache", offline=offline,

@@ -99,9 +99,9 @@ class GraphIndex:
 
 def load_index(store: GraphStore) -> GraphIndex:
     """Read items, item→entity and item–item edges, histories, SIMILAR users and persona attention."""
-    edges = store.frame(_q(store, "export_kg_edges"))
-    inter = store.frame(_q(store, "rec_interactions"))
-    ents = store.frame(_q(store, "export_entity_text"))
+    edges = store.frame_named("export_kg_edges")
+    inter = store.frame_named("rec_interactions")
+    ents = store.frame_named("export_entity_text")
     items = sorted(set(inter["item"].astype(str)) | set(edges.loc[edges["src_label"] == "Item", "src"].astype(str)))
     item_index = {it: i for i, it in enumerate(items)}
     titles_rows = store.run_named("rec_item_titles", {"ids": items})
@@ -160,12 +160,6 @@ def load_index(store: GraphStore) -> GraphIndex:
         item_item=b.tocsr(), item_rel_types=item_rel_types, idf=idf, users=users, user_index=user_index,
         history=h, similar=s, attention=att,
     )
-
-
-def _q(store: GraphStore, name: str) -> str:
-    from persona.kgstore import queries
-
-    return queries.load(name, store.backend)
 
 
 def label_attention(att: Mapping[str, float], label: str) -> float:

@@ -44,7 +44,7 @@ class TrainReport:
 
 def interactions_frame(store: GraphStore) -> pd.DataFrame:
     """All RATED edges as ``user, item, pos, split, ts`` (the split decides what models may see)."""
-    df = store.frame(_q(store, "rec_interactions"))
+    df = store.frame_named("rec_interactions")
     if df.empty:
         raise ModelError(f"{store.uri}: no RATED interactions; run `persona ingest …` first")
     return df
@@ -52,7 +52,7 @@ def interactions_frame(store: GraphStore) -> pd.DataFrame:
 
 def vectors(store: GraphStore, name: str) -> dict[str, np.ndarray]:
     """id → vector from a named query returning ``id, vec``."""
-    df = store.frame(_q(store, name))
+    df = store.frame_named(name)
     return {i: np.asarray(v, dtype=np.float32) for i, v in zip(df["id"], df["vec"]) if v is not None}
 
 
@@ -67,12 +67,6 @@ def load_interactions(store: GraphStore, settings: Settings) -> Any:
             raise ConfigError(f"{store.uri}: rec.session_gap_s needs timestamps, and some interactions have none")
         return Interactions.from_frame(split_sessions(df, gap), session_col="session", source=store.uri)
     return Interactions.from_frame(df, source=store.uri)
-
-
-def _q(store: GraphStore, name: str) -> str:
-    from persona.kgstore import queries
-
-    return queries.load(name, store.backend)
 
 
 def user_vectors(store: GraphStore, settings: Settings, variant: str, log: Log = _noop) -> dict[str, np.ndarray] | None:

@@ -7,6 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from persona.errors import PersonaError
 
@@ -60,7 +61,14 @@ class GraphStore(Protocol):
         """Run a query from ``cypher/<name>.cypher`` (see :mod:`persona.kgstore.queries`)."""
 
     def frame(self, cypher: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run a read query and return its rows as a DataFrame (Arrow where the backend allows)."""
+        """Run a read statement (the read-only gate of :meth:`run` applies) and return its rows as a
+        DataFrame."""
+
+    def frame_named(self, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """A query of the package's ``cypher/`` folder, in this backend's variant, as a DataFrame."""
+
+    def arrow_named(self, name: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """A query of the package's ``cypher/`` folder as an Arrow table (columnar: the PyG export)."""
 
     def counts(self) -> dict[str, dict[str, int]]:
         """``{"nodes": {label: n}, "rels": {type: n}}`` for every label/type with at least one row."""

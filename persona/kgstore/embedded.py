@@ -380,7 +380,7 @@ class EmbeddedStore:
     def _update_changed(self, label: str, df: pd.DataFrame) -> int:
         """Set properties whose incoming value is non-null and differs from the stored one."""
         props = [c for c in df.columns if c != "id"]
-        cur = self.frame(
+        cur = self._frame(
             f"MATCH (n:{label}) WHERE n.id IN $ids RETURN n.id AS id, " + ", ".join(f"n.{p} AS {p}" for p in props),
             {"ids": df["id"].tolist()},
         )
@@ -416,7 +416,7 @@ class EmbeddedStore:
         props = list(REL_TYPES[rf.type].props)
         values = [p for p in props if p not in keys and p in rf.df.columns]
         stored = "".join(f", r.{k} AS {k}" for k in [*keys[2:], *values])
-        cur = self.frame(
+        cur = self._frame(
             f"MATCH (a:{rf.src_label})-[r:{rf.type}]->(b:{rf.dst_label}) RETURN a.id AS src, b.id AS dst{stored}"
         )
         df = rf.df.drop_duplicates(keys)
@@ -534,12 +534,20 @@ class EmbeddedStore:
         return self._run_read(queries.load(name, self.backend), params)
 
     def frame(self, cypher: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        tbl = self._exec(cypher, params).get_as_arrow()
-        return tbl.to_pandas()
+        """A read statement's rows as a DataFrame; the read-only gate of :meth:`run` applies."""
+        self.check_read_only(cypher, params)
+        return self._frame(cypher, params)
 
-    def arrow(self, cypher: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """Run a read query and return an Arrow table (zero-copy path for the PyG export)."""
-        return self._exec(cypher, params).get_as_arrow()
+    def frame_named(self, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """A package query (``cypher/<name>.cypher``) as a DataFrame; trusted, so the plan gate is skipped."""
+        return self._frame(queries.load(name, self.backend), params)
+
+    def arrow_named(self, name: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """A package query as an Arrow table, straight from LadybugDB's columnar result (the PyG export)."""
+        return self._exec(queries.load(name, self.backend), params).get_as_arrow()
+
+    def _frame(self, cypher: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self._exec(cypher, params).get_as_arrow().to_pandas()
 
     def counts(self) -> dict[str, dict[str, int]]:
         nodes, rels = {}, {}

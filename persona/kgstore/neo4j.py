@@ -27,6 +27,7 @@ from typing import Any
 import neo4j
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from neo4j import exceptions as nx
 
 from . import queries
@@ -431,10 +432,20 @@ class Neo4jStore:
         return self._run(queries.load(name, self.backend), params or {}, write)
 
     def frame(self, cypher: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run a read query and return a DataFrame (columns in ``RETURN`` order, even with no rows)."""
+        """A read statement's rows as a DataFrame (columns in ``RETURN`` order, even with no rows); the
+        read-only gate of :meth:`run` applies."""
         p = params or {}
-
+        self.check_read_only(cypher, p)
         return self._read(cypher, _to_df, cypher, p)
+
+    def frame_named(self, name: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """A package query (``cypher/<name>.cypher``) as a DataFrame; trusted, so the plan gate is skipped."""
+        cypher = queries.load(name, self.backend)
+        return self._read(cypher, _to_df, cypher, params or {})
+
+    def arrow_named(self, name: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """A package query as an Arrow table."""
+        return pa.Table.from_pandas(self.frame_named(name, params), preserve_index=False)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Nodes per label and relationships per type, from Neo4j's count store (constant time)."""

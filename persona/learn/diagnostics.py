@@ -33,11 +33,11 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from persona.errors import ModelError
-from persona.kgstore.queries import load as load_query
+from persona.kgstore import GraphStore
 
 
-def _frame(store: Any, name: str) -> pd.DataFrame:
-    return store.frame(load_query(name, store.backend), {})
+def _frame(store: GraphStore, name: str) -> pd.DataFrame:
+    return store.frame_named(name)
 
 
 def random_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -66,7 +66,7 @@ def kmeans_nmi(
     return float(normalized_mutual_info_score(y, pred))
 
 
-def mean_item_text(store: Any, user_ids: Sequence[str]) -> np.ndarray:
+def mean_item_text(store: GraphStore, user_ids: Sequence[str]) -> np.ndarray:
     """Per user, the mean text embedding of its training items (a no-learning baseline)."""
     from .export import embeddings_from_column
 
@@ -85,7 +85,7 @@ def mean_item_text(store: Any, user_ids: Sequence[str]) -> np.ndarray:
 
 
 def planted_taste_report(
-    store: Any,
+    store: GraphStore,
     user_ids: Sequence[str],
     personas: np.ndarray,
     *,
@@ -129,7 +129,7 @@ def planted_taste_report(
     return out
 
 
-def heldout_genres(store: Any, *, label: str = "Genre") -> dict[str, list[str]]:
+def heldout_genres(store: GraphStore, *, label: str = "Genre") -> dict[str, list[str]]:
     """user id → genre names (``label`` nodes) of the user's held-out items, with repetition."""
     held = _frame(store, "export_rated_heldout")
     kg = _frame(store, "export_kg_edges")
@@ -143,7 +143,7 @@ def heldout_genres(store: Any, *, label: str = "Genre") -> dict[str, list[str]]:
     return {u: g for u, g in out.items() if g}
 
 
-def _bag_of_items(store: Any, user_ids: Sequence[str]) -> sparse.csr_matrix:
+def _bag_of_items(store: GraphStore, user_ids: Sequence[str]) -> sparse.csr_matrix:
     r = _frame(store, "export_rated_train")
     items = pd.Index(sorted(set(r["dst"].astype(str))))
     u = pd.Index([str(v) for v in user_ids]).get_indexer(r["src"].astype(str))
@@ -197,7 +197,7 @@ def _cv_scores(
 
 
 def heldout_genre_report(
-    store: Any,
+    store: GraphStore,
     user_ids: Sequence[str],
     personas: np.ndarray,
     *,
@@ -299,7 +299,7 @@ def cosine_neighbours(
     return (out, scores) if return_scores else out
 
 
-def user_activity(store: Any, user_ids: Sequence[str]) -> np.ndarray:
+def user_activity(store: GraphStore, user_ids: Sequence[str]) -> np.ndarray:
     """Training interactions per user (rows of ``user_ids``)."""
     r = _frame(store, "export_rated_train")
     counts = r["src"].astype(str).value_counts()
@@ -357,7 +357,7 @@ def taste_precision(vectors: np.ndarray, labels: Sequence[int] | np.ndarray, k: 
     return float((y[nb] == y[:, None]).mean())
 
 
-def planted_taste_precision(store: Any, user_ids: Sequence[str], vectors: np.ndarray, k: int = 10) -> float:
+def planted_taste_precision(store: GraphStore, user_ids: Sequence[str], vectors: np.ndarray, k: int = 10) -> float:
     """:func:`taste_precision` against ``User.planted_taste`` (generated data), over users that have one.
 
     Raises:
@@ -375,7 +375,7 @@ def planted_taste_precision(store: Any, user_ids: Sequence[str], vectors: np.nda
 
 
 def neighbour_overlap_lift(
-    store: Any,
+    store: GraphStore,
     user_ids: Sequence[str],
     vectors: np.ndarray,
     *,

@@ -1,7 +1,7 @@
 """Export the knowledge graph from a store into a PyG :class:`~torch_geometric.data.HeteroData`.
 
-Everything is read with the named queries ``cypher/export_*.cypher`` through ``store.frame`` (Arrow-backed
-DataFrames on the embedded store), so the same export runs on LadybugDB and Neo4j:
+Everything is read with the named queries ``cypher/export_*.cypher`` through ``store.arrow_named`` (columnar
+Arrow tables), so the same export runs on LadybugDB and Neo4j:
 
 * ``export_users`` / ``export_items`` / ``export_entities`` — nodes with ``id`` and, where present,
   ``text_emb`` (becomes ``data[label].x``; rows without one are zero and counted in ``x_missing``);
@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import torch
 from torch_geometric.data import HeteroData
 
-from persona.kgstore.queries import load as load_query
+from persona.kgstore import GraphStore
 from persona.kgstore.schema import NODE_TYPES, REL_TYPES
 
 Progress = Callable[[str, int, int], None]
@@ -247,13 +247,8 @@ def hetero_from_frames(frames: Any) -> tuple[HeteroData, IdMaps]:
     return build_hetero(nodes, edges)
 
 
-def _table(store: Any, name: str, params: dict[str, Any] | None = None) -> pa.Table:
-    """Run a named query; an Arrow table straight from the embedded store, else from ``store.frame``."""
-    cypher = load_query(name, store.backend)
-    arrow = getattr(store, "arrow", None)
-    if callable(arrow):
-        return arrow(cypher, params or {})
-    return pa.Table.from_pandas(store.frame(cypher, params or {}), preserve_index=False)
+def _table(store: GraphStore, name: str, params: dict[str, Any] | None = None) -> pa.Table:
+    return store.arrow_named(name, params)
 
 
 def _split_by(tbl: pa.Table, columns: Sequence[str]) -> list[tuple[tuple[str, ...], np.ndarray]]:
@@ -284,7 +279,7 @@ def _split_by(tbl: pa.Table, columns: Sequence[str]) -> list[tuple[tuple[str, ..
 
 
 def export_graph(
-    store: Any,
+    store: GraphStore,
     *,
     metapaths: list[str] | bool | None = None,
     max_sample: int | None = 20,

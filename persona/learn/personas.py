@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from persona.kgstore.queries import load as load_query
+from persona.kgstore import GraphStore
 
 from .export import embeddings_from_column, export_graph
 from .hdgi import PersonaModel, PersonaResult, train_hdgi
@@ -38,8 +38,8 @@ def _noop(_: str) -> None:
     pass
 
 
-def _frame(store: Any, name: str) -> pd.DataFrame:
-    return store.frame(load_query(name, store.backend), {})
+def _frame(store: GraphStore, name: str) -> pd.DataFrame:
+    return store.frame_named(name)
 
 
 def _stale(df: pd.DataFrame, vecs: np.ndarray, model_key: str) -> np.ndarray:
@@ -53,7 +53,7 @@ def _stale(df: pd.DataFrame, vecs: np.ndarray, model_key: str) -> np.ndarray:
 
 
 def encode_graph_text(
-    store: Any,
+    store: GraphStore,
     settings: Any,
     *,
     workdir: Path | str,
@@ -115,7 +115,7 @@ def encode_graph_text(
     return written
 
 
-def _write(store: Any, label: str, df: pd.DataFrame, vecs: np.ndarray, model_key: str) -> int:
+def _write(store: GraphStore, label: str, df: pd.DataFrame, vecs: np.ndarray, model_key: str) -> int:
     stale = _stale(df, vecs, model_key)
     if not stale.any():
         return 0
@@ -134,7 +134,7 @@ def _persona_dir(workdir: Path | str) -> Path:
 
 
 def train_personas(
-    store: Any,
+    store: GraphStore,
     settings: Any,
     *,
     workdir: Path | str,
@@ -197,7 +197,7 @@ def train_personas(
     (root / "latest").write_text(res.run_id)
     meta = {
         "run_id": res.run_id,
-        "store": getattr(store, "uri", ""),
+        "store": store.uri,
         "hdgi": hs.model_dump() if hasattr(hs, "model_dump") else dict(vars(hs)),
         "text_model": settings.text.model,
         "seed": seed,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from persona.errors import ConfigError
-from persona.kgstore.queries import load as load_query
+from persona.kgstore import GraphStore
 
 from .llm import LLMClient, extractive_user_summary, item_description_prompt, user_preference_prompt
 from .text import TextEncoder, clean_text, name_from_iri
@@ -46,8 +46,8 @@ def _noop(_: str) -> None:
     pass
 
 
-def _frame(store: Any, name: str) -> pd.DataFrame:
-    return store.frame(load_query(name, store.backend), {})
+def _frame(store: GraphStore, name: str) -> pd.DataFrame:
+    return store.frame_named(name)
 
 
 def _present(v: Any) -> bool:
@@ -58,7 +58,7 @@ def _present(v: Any) -> bool:
     return True
 
 
-def item_features(store: Any, *, per_item: int = 6) -> dict[str, list[str]]:
+def item_features(store: GraphStore, *, per_item: int = 6) -> dict[str, list[str]]:
     """item id → attribute names (genres, categories, people…), most telling labels first.
 
     Names come from the item's outgoing knowledge edges (``export_kg_edges``) and its ``categories``.
@@ -86,7 +86,7 @@ def item_features(store: Any, *, per_item: int = 6) -> dict[str, list[str]]:
     return {k: list(dict.fromkeys(v))[:per_item] for k, v in out.items()}
 
 
-def training_histories(store: Any) -> dict[str, list[str]]:
+def training_histories(store: GraphStore) -> dict[str, list[str]]:
     """user id → training item ids in chronological order (``RATED.pos``); valid/test are excluded."""
     r = _frame(store, "export_rated_train")
     if r.empty:
@@ -97,7 +97,7 @@ def training_histories(store: Any) -> dict[str, list[str]]:
 
 
 def describe_items(
-    store: Any,
+    store: GraphStore,
     settings: Any,
     *,
     workdir: Path | str,
@@ -147,7 +147,7 @@ def describe_items(
 
 
 def summarise_users(
-    store: Any,
+    store: GraphStore,
     settings: Any,
     *,
     workdir: Path | str,
@@ -192,7 +192,7 @@ def summarise_users(
 
 
 def user_summary_vectors(
-    store: Any,
+    store: GraphStore,
     settings: Any,
     *,
     workdir: Path | str | None = None,
