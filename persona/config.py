@@ -30,12 +30,15 @@ class IngestSettings(BaseModel):
 
     k_core: int = Field(0, description="Keep users and items with at least k interactions (the paper uses 5); 0 = off.")
     hops: int = Field(1, description="RDF triples kept within this many hops of a linked item.")
+    sparql_endpoint: str = Field(
+        "https://dbpedia.org/sparql", description="SPARQL endpoint of `persona enrich dbpedia` (--endpoint overrides)."
+    )
     batch_size: int = Field(5000, description="Rows per write transaction.")
     predicates: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Extra RDF predicate rules: IRI -> [RELATIONSHIP_TYPE, TargetLabel].",
     )
-    # Plausibility ranges for parsed values; the same defaults as persona.ingest._values. A value outside
+    # Plausibility ranges for parsed values (persona.ingest._values reads its defaults from here). A value outside
     # is a bad record (an error, or skipped with --skip-invalid).
     rating_min: float = Field(
         0.0, description="Lowest accepted rating (ML-100K and Amazon use 1-5, Amazon-KG 1); ratings must be finite."

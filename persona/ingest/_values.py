@@ -20,14 +20,20 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+from persona.config import IngestSettings
 from persona.errors import ConfigError
 
 from .errors import InputError, RecordPolicy, show
 
-RATING_MIN = 0.0
-RATING_MAX = 10.0
-TS_MIN = 0  # 1970-01-01T00:00:00Z
-TS_MAX = 4_102_444_800  # 2100-01-01T00:00:00Z
+# The readers' defaults are the [ingest] settings' (persona.config.IngestSettings: one definition).
+_DEFAULTS = IngestSettings()
+RATING_MIN = _DEFAULTS.rating_min
+RATING_MAX = _DEFAULTS.rating_max
+TS_MIN = _DEFAULTS.ts_min  # 1970-01-01T00:00:00Z
+TS_MAX = _DEFAULTS.ts_max  # 2100-01-01T00:00:00Z
+HOPS = _DEFAULTS.hops
+K_CORE = _DEFAULTS.k_core
+SPARQL_ENDPOINT = _DEFAULTS.sparql_endpoint
 AGE_MIN, AGE_MAX = 0, 150
 YEAR_MIN, YEAR_MAX = -9999, 9999
 
@@ -52,8 +58,8 @@ def day(ts: int) -> str:
 
 def check_reader_args(
     *,
-    k_core: int = 0,
-    hops: int = 1,
+    k_core: int = K_CORE,
+    hops: int = HOPS,
     rating_min: float = RATING_MIN,
     rating_max: float = RATING_MAX,
     ts_min: int = TS_MIN,

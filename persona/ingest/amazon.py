@@ -16,13 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from persona.kgstore.frames import GraphFrames
 
 from ._common import PathArg, attach_rdf, check_endpoints, restrict_links
 from ._io import iter_lines
 from ._recbole import read_link
 from ._text import clean_html, guess_domain, has_words, snippet
-from ._values import INT64_MAX, INT64_MIN, RATING_MAX, RATING_MIN, TS_MAX, TS_MIN, Limits, check_reader_args
+from ._values import (
+    HOPS,
+    INT64_MAX,
+    INT64_MIN,
+    K_CORE,
+    RATING_MAX,
+    RATING_MIN,
+    TS_MAX,
+    TS_MIN,
+    Limits,
+    check_reader_args,
+)
 from .errors import InputError, RecordPolicy, show
 from .sequences import finish_interactions
 
@@ -36,8 +48,8 @@ def read_amazon(
     *,
     rdf: PathArg | Sequence[PathArg] = (),
     link: str | PathLike[str] | None = None,
-    hops: int = 1,
-    k_core: int = 0,
+    hops: int = HOPS,
+    k_core: int = K_CORE,
     skip_invalid: bool = False,
     rejects: str | PathLike[str] | None = None,
     domain: str | None = None,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from persona.kgstore.frames import GraphFrames
 from persona.kgstore.schema import PREDICATES
 
@@ -40,6 +41,8 @@ from ._text import bad_iri_char, expand_entity, guess_domain, iri_name
 from ._values import (
     AGE_MAX,
     AGE_MIN,
+    HOPS,
+    K_CORE,
     RATING_MAX,
     RATING_MIN,
     TS_MAX,
@@ -137,8 +140,8 @@ def read_atomic(
     prefix: str | PathLike[str],
     *,
     rdf: PathArg | Sequence[PathArg] = (),
-    hops: int = 1,
-    k_core: int = 0,
+    hops: int = HOPS,
+    k_core: int = K_CORE,
     skip_invalid: bool = False,
     rejects: str | PathLike[str] | None = None,
     domain: str | None = None,

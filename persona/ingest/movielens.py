@@ -10,6 +10,7 @@ from os import PathLike
 from pathlib import Path
 
 import pandas as pd
+
 from persona.kgstore.frames import GraphFrames
 
 from ._common import PathArg, attach_rdf, check_endpoints, restrict_links
@@ -19,6 +20,8 @@ from ._text import movielens_title
 from ._values import (
     AGE_MAX,
     AGE_MIN,
+    HOPS,
+    K_CORE,
     RATING_MAX,
     RATING_MIN,
     TS_MAX,
@@ -43,8 +46,8 @@ def read_movielens(
     *,
     link: str | PathLike[str] | None = None,
     rdf: PathArg | Sequence[PathArg] = (),
-    hops: int = 1,
-    k_core: int = 0,
+    hops: int = HOPS,
+    k_core: int = K_CORE,
     skip_invalid: bool = False,
     rejects: str | PathLike[str] | None = None,
     rating_min: float = RATING_MIN,

@@ -52,7 +52,7 @@ from persona.kgstore.schema import ENTITY_LABELS, PREDICATES
 from ._io import iter_line_blocks, read_bytes
 from ._ntriples import Triple, check_text, match_line, parse_slow, relative_iri
 from ._text import bad_iri_char, iri_name
-from ._values import check_reader_args
+from ._values import HOPS, check_reader_args
 from .errors import InputError, RecordPolicy, show
 
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -386,7 +386,7 @@ def index_triples(triples: Iterable[Triple]) -> TripleIndex:
     return index
 
 
-def frames_from_index(index: TripleIndex, links: Mapping[str, str], hops: int = 1) -> GraphFrames:
+def frames_from_index(index: TripleIndex, links: Mapping[str, str], hops: int = HOPS) -> GraphFrames:
     """Map indexed triples reachable from the linked items to entity nodes and edges (see module doc).
 
     Args:
@@ -496,7 +496,7 @@ def read_rdf(
     paths: str | PathLike[str] | Sequence[str | PathLike[str]],
     links: Mapping[str, str],
     *,
-    hops: int = 1,
+    hops: int = HOPS,
     skip_invalid: bool = False,
     rejects: str | PathLike[str] | None = None,
 ) -> GraphFrames:

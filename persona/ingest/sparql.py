@@ -28,11 +28,11 @@ from persona.kgstore.frames import GraphFrames
 from persona.kgstore.schema import PREDICATES
 
 from ._ntriples import Triple
-from ._values import check_reader_args
+from ._values import HOPS, SPARQL_ENDPOINT, check_reader_args
 from .errors import FetchError
 from .rdf import RDFS_LABEL, frames_from_index, index_triples
 
-DBPEDIA = "https://dbpedia.org/sparql"
+DBPEDIA = SPARQL_ENDPOINT  # [ingest] sparql_endpoint
 
 # SPARQL IRIREF: no spaces, controls, <>"{}|^`\ ; anything else cannot be written into a query safely
 _IRI_OK = re.compile(r'^[^\x00-\x20<>"{}|^`\\]+$')
@@ -160,7 +160,7 @@ def fetch_triples(
     *,
     endpoint: str = DBPEDIA,
     predicates: Sequence[str] | str | None = None,
-    hops: int = 1,
+    hops: int = HOPS,
     labels: bool = True,
     batch: int = 50,
     rate_limit_s: float = 1.0,
@@ -312,7 +312,7 @@ def fetch_dbpedia(
     *,
     endpoint: str = DBPEDIA,
     predicates: Sequence[str] | str | None = None,
-    hops: int = 1,
+    hops: int = HOPS,
     batch: int = 50,
     rate_limit_s: float = 1.0,
     cache_dir: str | os.PathLike[str],

@@ -114,13 +114,16 @@ def open_store(
     """
     backend, location, uri_user, uri_password = parse_uri(uri)
     if backend == "neo4j":
+        from persona.config import Neo4jSettings  # the one definition of the credentials' defaults
+
         from .neo4j import Neo4jStore
 
+        default = Neo4jSettings()
         return Neo4jStore(
             location,
-            user=user or uri_user or os.environ.get("NEO4J_USER", "neo4j"),
+            user=user or uri_user or os.environ.get("NEO4J_USER", default.user),
             password=password if password is not None else uri_password if uri_password is not None
-            else os.environ.get("NEO4J_PASSWORD", "persona-kg"),
+            else os.environ.get("NEO4J_PASSWORD", default.password.get_secret_value()),
             database=database,
             read_only=read_only,
             driver=driver,

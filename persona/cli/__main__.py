@@ -1,0 +1,5 @@
+"""``python -m persona.cli``."""
+
+from . import app
+
+app()
