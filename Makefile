@@ -37,7 +37,7 @@ neo4j-stop:
 	scripts/neo4j.sh stop
 
 bench: setup
-	$(PYTHON) bench/run_all.py
+	$(PYTHON) bench/run_all.py $(BENCH_ARGS)
 
 lint:
 	ruff check .

@@ -23,6 +23,7 @@ from typing import Any
 from SPARQLWrapper import GET, JSON, POST, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import SPARQLWrapperException
 
+from persona._retry import Retry, with_retries
 from persona.errors import ConfigError
 from persona.kgstore.frames import GraphFrames
 from persona.kgstore.schema import PREDICATES
@@ -101,8 +102,10 @@ class SparqlClient:
         return result["results"]["bindings"]
 
     def _send(self, query: str) -> dict[str, Any]:
-        delay = 1.0
-        for attempt in range(self.retries + 1):
+        """One query, retried (:func:`persona._retry.with_retries`: 1 s, doubling) on 5xx answers, the
+        endpoint's internal errors and unreachable endpoints; every attempt honours ``rate_limit_s``."""
+
+        def attempt() -> dict[str, Any]:
             wait = self._last + self.rate_limit_s - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -116,29 +119,25 @@ class SparqlClient:
             try:
                 result = sw.query().convert()
             except urllib.error.HTTPError as e:
-                if e.code < 500 or attempt == self.retries:
-                    raise FetchError(
-                        f"{self.endpoint}: HTTP {e.code} {e.reason} for a query of {len(query)} characters"
-                    ) from None
+                err = FetchError(f"{self.endpoint}: HTTP {e.code} {e.reason} for a query of {len(query)} characters")
+                if e.code < 500:
+                    raise err from None
+                raise Retry(err) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-                if attempt == self.retries:
-                    raise FetchError(
-                        f"{self.endpoint}: cannot reach the endpoint ({getattr(e, 'reason', e)}); "
-                        "check the URL and network, or pass --offline to answer from a filled cache"
-                    ) from None
+                raise Retry(FetchError(
+                    f"{self.endpoint}: cannot reach the endpoint ({getattr(e, 'reason', e)}); "
+                    "check the URL and network, or pass --offline to answer from a filled cache"
+                )) from None
             except SPARQLWrapperException as e:
-                first = str(e).splitlines()[0]
-                if "EndPointInternalError" not in type(e).__name__ or attempt == self.retries:
-                    raise FetchError(f"{self.endpoint}: {first}") from None
-            else:
-                if not isinstance(result, dict) or "results" not in result:
-                    raise FetchError(
-                        f"{self.endpoint}: expected application/sparql-results+json, got {type(result).__name__}"
-                    )
-                return result
-            time.sleep(delay)
-            delay *= 2
-        raise FetchError(f"{self.endpoint}: no answer")  # pragma: no cover - loop always returns or raises
+                err = FetchError(f"{self.endpoint}: {str(e).splitlines()[0]}")
+                if "EndPointInternalError" not in type(e).__name__:
+                    raise err from None
+                raise Retry(err) from None
+            if not isinstance(result, dict) or "results" not in result:
+                raise FetchError(f"{self.endpoint}: expected application/sparql-results+json, got {type(result).__name__}")
+            return result
+
+        return with_retries(attempt, retries=self.retries, backoff_s=1.0)
 
 
 def _term(b: dict[str, Any]) -> tuple[str, bool, str | None] | None:

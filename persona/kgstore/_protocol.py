@@ -48,7 +48,9 @@ class GraphStore(Protocol):
     def load(self, frames: GraphFrames, *, batch_size: int = 5000, progress: Progress | None = None) -> dict[str, int]:
         """Upsert nodes then relationships. Existing nodes (by id) and relationships (by type, src, dst)
         are not duplicated: loading the same frames twice leaves identical counts. Properties of existing
-        nodes are updated when the frame has a non-null value. Returns rows written per label/type."""
+        nodes are updated when the frame has a non-null value. Returns rows written per label/type.
+        ``batch_size`` is rows per write transaction where the backend writes in batches (Neo4j); the
+        embedded store copies each frame in one statement."""
 
     def identity(self) -> str | None:
         """The store's stable UUID, created by :meth:`init_schema` (None if the store predates it)."""

@@ -18,9 +18,8 @@ Dialect notes (the differences live here, not in ``cypher/``):
   LadybugDB. The gate reads the plan the database itself built, not the statement text.
 * Vector search: LadybugDB's ``vector`` extension is downloaded on first ``INSTALL``, which offline
   machines cannot do. The store therefore answers :meth:`vector_search` with an exact cosine scan in
-  Cypher (``array_cosine_similarity``), which is what ``cypher/similar_users.cypher`` does too; when the
-  extension is installed, an HNSW index is created as well. Exact search over 10⁴–10⁵ nodes takes
-  milliseconds.
+  Cypher (``array_cosine_similarity``), which is what ``cypher/similar_users.cypher`` does too; no index
+  is created. Exact search over 10⁴–10⁵ nodes takes milliseconds.
 """
 
 from __future__ import annotations
@@ -334,7 +333,9 @@ class EmbeddedStore:
         return tbl.column("id").to_pandas()
 
     def load(self, frames: GraphFrames, *, batch_size: int = 5000, progress: Progress | None = None) -> dict[str, int]:
-        """Write what the store lacks from ``frames``; see :meth:`GraphStore.load`."""
+        """Write what the store lacks from ``frames``; see :meth:`GraphStore.load`. Each frame is one bulk
+        ``COPY`` (anti-joined against what is stored), so ``batch_size`` — rows per transaction on Neo4j —
+        does not apply here."""
         self._refuse_if_read_only()
         self.init_schema()
         written: dict[str, int] = {}
@@ -576,7 +577,7 @@ class EmbeddedStore:
         n = 0
         for start in range(0, len(df), batch_size):
             chunk = df.iloc[start : start + batch_size]
-            upd = _arrow(chunk[["id", *props]].rename(columns={p: f"v_{p}" for p in props}),
+            upd = _arrow(chunk[["id", *props]].rename(columns={p: f"v_{p}" for p in props}),  # noqa: F841 - LOAD FROM upd reads this local by name
                          {"id": "STRING", **{f"v_{p}": types[p] for p in props}})
             sets = ", ".join(f"n.{p} = v_{p}" for p in props)
             try:
@@ -602,14 +603,12 @@ class EmbeddedStore:
         return int(n)
 
     def create_vector_index(self, label: str, prop: str, dim: int) -> str:
-        """Record the index; search is an exact cosine scan (see the module docstring)."""
+        """Nothing to build: :meth:`vector_search` is an exact cosine scan here (see the module docstring).
+        Checks the label and property like Neo4j does and returns the name Neo4j's index would have."""
         node_label(label)
-        name = f"{label.lower()}_{prop}_vector"
-        meta = Path(self.path + ".vector-indexes.json")
-        data = json.loads(meta.read_text()) if meta.exists() else {}
-        data[name] = {"label": label, "property": prop, "dimensions": dim, "similarity": "cosine", "kind": "exact"}
-        meta.write_text(json.dumps(data, indent=2))
-        return name
+        if prop not in NODE_TYPES[label].props:
+            raise StoreError(f"{label}.{prop} is not a schema property")
+        return f"{label.lower()}_{prop}_vector"
 
     def vector_search(self, label: str, prop: str, vector: Sequence[float] | np.ndarray, k: int = 10) -> list[tuple[str, float]]:
         node_label(label)

@@ -16,11 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import random
 import re
-import sqlite3
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +27,8 @@ from typing import Any
 import httpx
 from typing_extensions import Self
 
+from persona._cache import SqliteCache
+from persona._retry import Retry, with_retries
 from persona.errors import PersonaError
 
 #: Table 2, "User Preference" prompt; ``<History>`` is replaced by the chronological history.
@@ -114,30 +113,6 @@ def _endpoint(url: str) -> str:
     return url + "/v1/chat/completions"
 
 
-class _AnswerCache:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL)")
-        self._conn.commit()
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            row = self._conn.execute("SELECT answer FROM answers WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def put(self, key: str, answer: str) -> None:
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO answers VALUES (?, ?)", (key, answer))
-            self._conn.commit()
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
 class LLMClient:
     """Chat completions against an OpenAI-compatible endpoint, cached and retried.
 
@@ -195,7 +170,7 @@ class LLMClient:
             timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
         )
-        self._cache = _AnswerCache(Path(cache_dir) / "llm_answers.sqlite") if cache_dir is not None else None
+        self._cache = SqliteCache(Path(cache_dir) / "llm_answers.sqlite") if cache_dir is not None else None
 
     @classmethod
     def from_settings(cls, settings: Any, cache_dir: Path | str | None = None) -> LLMClient:
@@ -231,46 +206,45 @@ class LLMClient:
             hit = self._cache.get(key)
             if hit is not None:
                 self._count("cached")
-                return hit
+                return hit.decode("utf-8")
         body = {
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],
             "temperature": self.temperature,
             "max_tokens": max_tokens,
         }
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self._count("retries")
-                delay = min(30.0, self.backoff_s * 2 ** (attempt - 1))
-                time.sleep(delay * (1 + 0.25 * random.random()))
+        attempts = self.retries + 1
+
+        def attempt() -> str:
             self._count("requests")
             try:
                 r = self._http.post(self.endpoint, json=body)
             except (httpx.TimeoutException, httpx.TransportError) as e:
-                last = f"{type(e).__name__}: {e}"
-                continue
+                raise Retry(self._exhausted(attempts, f"{type(e).__name__}: {e}")) from None
             if r.status_code == 429 or r.status_code >= 500:
-                last = f"HTTP {r.status_code}: {r.text[:200]}"
-                continue
+                raise Retry(self._exhausted(attempts, f"HTTP {r.status_code}: {r.text[:200]}"))
             if r.status_code >= 400:
-                self._count("failed")
-                raise LLMError(
-                    f"{self.endpoint}: HTTP {r.status_code} for model {self.model!r}: {r.text[:300]}"
-                )
+                raise LLMError(f"{self.endpoint}: HTTP {r.status_code} for model {self.model!r}: {r.text[:300]}")
             try:
-                answer = clean_answer(r.json()["choices"][0]["message"]["content"] or "")
+                return clean_answer(r.json()["choices"][0]["message"]["content"] or "")
             except (ValueError, KeyError, IndexError, TypeError) as e:
-                self._count("failed")
                 raise LLMError(
                     f"{self.endpoint}: answer is not a chat completion (expected choices[0].message.content): "
                     f"{r.text[:300]}"
                 ) from e
-            if self._cache is not None:
-                self._cache.put(key, answer)
-            return answer
-        self._count("failed")
-        raise LLMError(f"{self.endpoint}: no answer after {self.retries + 1} attempts; last error: {last}")
+
+        try:
+            answer = with_retries(attempt, retries=self.retries, backoff_s=self.backoff_s, jitter=0.25,
+                                  on_retry=lambda n, r: self._count("retries"))
+        except LLMError:
+            self._count("failed")
+            raise
+        if self._cache is not None:
+            self._cache.put(key, answer.encode("utf-8"))
+        return answer
+
+    def _exhausted(self, attempts: int, last: str) -> LLMError:
+        return LLMError(f"{self.endpoint}: no answer after {attempts} attempts; last error: {last}")
 
     def complete_many(
         self,

