@@ -2,6 +2,9 @@
 
 Ni, Li & McAuley, "Justifying Recommendations using Distantly-Labeled Reviews and Fine-Grained
 Aspects", EMNLP 2019.
+
+Why one long module: reviews and metadata are read by one reader and share its record checks (JSON
+lines, text validity, value ranges), so each error names the file, the line and what was expected.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ Each file starts with a header of tab-separated ``name:type`` columns. Recognise
 * ``.link``: ``item_id``, ``entity_id``.
 
 Any other column name is an error that names the header.
+
+Why one long module: the five atomic files share one header grammar and one set of record checks
+(each error names the file, the line and the expected type).
 """
 
 from __future__ import annotations

@@ -28,6 +28,9 @@ Mapping (the same for files, SPARQL and ``.kg``):
 
 The result holds entity nodes and edges only; ``Item`` endpoints are the readers' items (or, loaded on
 their own, items already in the store, matched by id).
+
+Why one long module: parsing, the predicate table's application and the hop-limited walk share one
+:class:`TripleIndex`; the line parser itself is :mod:`._ntriples`.
 """
 
 from __future__ import annotations

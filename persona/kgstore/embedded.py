@@ -20,6 +20,10 @@ Dialect notes (the differences live here, not in ``cypher/``):
   machines cannot do. The store therefore answers :meth:`vector_search` with an exact cosine scan in
   Cypher (``array_cosine_similarity``), which is what ``cypher/similar_users.cypher`` does too; no index
   is created. Exact search over 10⁴–10⁵ nodes takes milliseconds.
+
+Why one long module: a backend is one module (the GraphStore protocol's other side is
+:mod:`persona.kgstore.neo4j`), and its read-only gate, bulk load and write-back share the connection
+and the table catalogue; splitting them would pass the connection's private state between files.
 """
 
 from __future__ import annotations

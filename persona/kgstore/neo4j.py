@@ -16,6 +16,10 @@ Example:
     >>> store = Neo4jStore("bolt://127.0.0.1:7687", user="neo4j", password="persona-kg")  # doctest: +SKIP
     >>> store.init_schema(); store.counts()  # doctest: +SKIP
     {'nodes': {}, 'rels': {}}
+
+Why one long module: a backend is one module (the embedded store's counterpart is
+:mod:`persona.kgstore.embedded`); the driver, its sessions and error translation are shared by the
+read-only gate, the batched loads and the write-back.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@
   :func:`planted_taste_precision` (share of a user's k most similar users with its planted taste) and
   :func:`neighbour_overlap_lift` (how much more a user's k most similar users share the attributes of
   the user's *held-out* items than k random users do).
+
+Why one long module: every diagnostic reads the same exported frames and shares the neighbour
+search (:func:`cosine_neighbours`) and the bag-of-items matrices.
 """
 
 from __future__ import annotations
