@@ -104,12 +104,12 @@ def _figures(
 
 
 def _sessions(
-    settings: Any, store: Any, user_ids: list[str], stored: np.ndarray, seed: int
+    settings: Any, store: Any, user_ids: list[str], stored: np.ndarray, seed: int, run_id: str
 ) -> dict[str, Any]:
     from persona.learn.personas import load_persona_model
     from persona.learn.summaries import training_histories
 
-    model = load_persona_model(settings.workdir)
+    model = load_persona_model(settings.workdir, run_id)
     hist = training_histories(store)
     rng = np.random.default_rng(seed)
     known = np.array([n for n, u in enumerate(user_ids) if hist.get(u)])
@@ -166,7 +166,7 @@ def run_store(kind: str, tmp: Path, seeds: list[int], before: bool) -> dict[str,
                 "epochs": len(res.losses),
             }
             run["after"] = _figures(store, kind, ids, stored, activity)
-            run["after"]["sessions"] = _sessions(settings, store, ids, stored, seed)
+            run["after"]["sessions"] = _sessions(settings, store, ids, stored, seed, res.run_id)
             if before:
                 data, _ = export_graph(store)
                 old = train_hdgi(data, settings.hdgi, seed=seed, centre=False)
@@ -176,9 +176,8 @@ def run_store(kind: str, tmp: Path, seeds: list[int], before: bool) -> dict[str,
                 old_dir = tmp / f"old-{kind}-{seed}"
                 assert old.model is not None
                 old.model.save(old_dir / "personas" / old.run_id / "model.pt")
-                (old_dir / "personas" / "latest").write_text(old.run_id)
                 run["before"]["sessions"] = _sessions(
-                    settings.model_copy(update={"workdir": old_dir}), store, ids, old.personas, seed
+                    settings.model_copy(update={"workdir": old_dir}), store, ids, old.personas, seed, old.run_id
                 )
             print(kind, seed, _round(_headline(kind, run)), flush=True)
             out["runs"].append(_round(run))

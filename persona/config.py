@@ -96,6 +96,17 @@ class HDGISettings(BaseModel):
     metapaths: list[str] | None = Field(None, description="Meta-paths like 'U-I', 'U-I-Person'; None = from schema.")
     user_init: Literal["random", "zeros"] = Field("random", description="User node initialisation (paper: random).")
     item_features: Literal["text", "random"] = Field("text", description="Item/attribute features (ablation: random).")
+    recon_weight: float = Field(
+        1.0, ge=0.0, description="Weight of the text-view reconstruction term next to the infomax loss (0 = plain HDGI)."
+    )
+    batch_users: int = Field(
+        1024, ge=1, description="Users per optimisation step; above this many users an epoch is one step on a random batch."
+    )
+    centre: bool = Field(
+        True,
+        description="Centre text features on their mean and personas on the training users' mean persona "
+        "(False: the uncentred personas of earlier versions, whose cosines are all near 1).",
+    )
     seed: int = Field(0, description="Seed of weights, corruption and neighbour sampling.")
     device: str = Field("cpu", description="'cpu', 'cuda' or 'cuda:N'.")
 

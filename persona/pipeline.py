@@ -13,15 +13,27 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from persona.config import Settings
 from persona.errors import ConfigError, ModelError, NotFoundError
-from persona.kgstore import GraphFrames, GraphStore, Progress
+from persona.kgstore import GraphStore, Progress
+from persona.rec.inputs import interactions_frame, load_interactions, user_vectors, vectors
+from persona.rec.writeback import write_held_out, write_recommendations
 from persona.workflows import connect
+
+if TYPE_CHECKING:
+    from persona.rec import TwoStageRecommender
+    from persona.runs import RunRecord
+
+__all__ = [
+    "ServedRun", "TrainReport", "experiment", "explain_session", "explain_user", "interactions_frame",
+    "load_interactions", "load_recommender", "parse_variants", "recommend_session", "recommend_user", "train",
+    "train_personas_recorded", "user_vectors", "vectors", "write_held_out", "write_recommendations",
+]
 
 Log = Callable[[str], None]
 
@@ -40,47 +52,6 @@ class TrainReport:
     written: dict[str, int] = field(default_factory=dict)
     persona: dict[str, Any] = field(default_factory=dict)
     run_dir: Path | None = None
-
-
-def interactions_frame(store: GraphStore) -> pd.DataFrame:
-    """All RATED edges as ``user, item, pos, split, ts`` (the split decides what models may see)."""
-    df = store.frame_named("rec_interactions")
-    if df.empty:
-        raise ModelError(f"{store.uri}: no RATED interactions; run `persona ingest …` first")
-    return df
-
-
-def vectors(store: GraphStore, name: str) -> dict[str, np.ndarray]:
-    """id → vector from a named query returning ``id, vec``."""
-    df = store.frame_named(name)
-    return {i: np.asarray(v, dtype=np.float32) for i, v in zip(df["id"], df["vec"]) if v is not None}
-
-
-def load_interactions(store: GraphStore, settings: Settings) -> Any:
-    """Interactions for the sequence models, in the session view when ``rec.session_gap_s`` is set."""
-    from persona.rec import Interactions, split_sessions
-
-    df = interactions_frame(store)
-    gap = settings.rec.session_gap_s
-    if gap:
-        if df["ts"].isna().any():
-            raise ConfigError(f"{store.uri}: rec.session_gap_s needs timestamps, and some interactions have none")
-        return Interactions.from_frame(split_sessions(df, gap), session_col="session", source=store.uri)
-    return Interactions.from_frame(df, source=store.uri)
-
-
-def user_vectors(store: GraphStore, settings: Settings, variant: str, log: Log = _noop) -> dict[str, np.ndarray] | None:
-    """User vectors for a retriever variant: ``kg`` personas, ``llm`` summary embeddings, else None."""
-    if variant == "kg":
-        vecs = vectors(store, "rec_user_personas")
-        if not vecs:
-            raise ModelError("no personas in the store; run `persona train personas` first")
-        return vecs
-    if variant == "llm":
-        from persona.learn.summaries import user_summary_vectors
-
-        return user_summary_vectors(store, settings, log=log)
-    return None
 
 
 def train(
@@ -140,7 +111,7 @@ def train(
         log(f"retriever (user={rs.user_emb}, item={rs.item_emb}) and reranker: training SASRec")
         out = run_two_stage(inter, uvecs, item_text, rs, rs.seed)
         timings["rec_s"] = time.perf_counter() - t0
-        retriever, reranker = out["models"]
+        retriever, reranker = out.retriever, out.reranker
         retriever.save(run_dir / "retriever.pt")
         reranker.save(run_dir / "reranker.pt")
 
@@ -161,15 +132,15 @@ def train(
         written["RECOMMENDED"] = write_recommendations(store, recs.merge(why, on=["user", "item"], how="left"), run_id)
         timings["write_back_s"] = time.perf_counter() - t0 - timings["explain_s"]
 
-        metrics = {"retriever": out["retriever"], "reranked": out["reranked"]}
+        metrics = {"retriever": out.metrics.retriever, "reranked": out.metrics.reranked}
         record = runs.RunRecord(
             id=run_id, kind="train", created_at=runs.now(), store_id=sid,
             settings={"rec": rs.model_dump(), "text_model": settings.text.model, "hdgi": settings.hdgi.model_dump()},
             metrics=metrics, artefacts=str(run_dir.relative_to(settings.workdir)), persona_run=persona_run,
         )
         runs.record_run(store, record, settings.workdir, extra={
-            "timings": timings, "persona": persona_info, "best_epoch": out.get("retriever_best_epoch"),
-            "valid_ndcg@10": out.get("retriever_valid_ndcg@10")})
+            "timings": timings, "persona": persona_info, "best_epoch": out.retriever_best_epoch,
+            "valid_ndcg@10": out.retriever_valid_ndcg})
     return TrainReport(run_id, metrics, timings, written, persona_info, run_dir)
 
 
@@ -200,39 +171,16 @@ def _stored_persona_run(store: GraphStore) -> str | None:
     return rows[0]["run"] if rows else None
 
 
-def write_held_out(store: GraphStore, ranks: pd.DataFrame, run_id: str) -> int:
-    """Replace ``HELD_OUT`` edges with this run's: each user's test item and the 1-based ranks it got."""
-    store.delete_rels("HELD_OUT")
-    if ranks.empty:
-        return 0
-    g = GraphFrames()
-    g.add_rels("HELD_OUT", "User", "Item", pd.DataFrame({
-        "src": ranks["user"].astype(str), "dst": ranks["item"].astype(str), "run": run_id,
-        "retriever_rank": ranks["retriever_rank"].astype(int), "final_rank": ranks["final_rank"].astype(int),
-        "candidates": ranks["candidates"].astype(int),
-    }))
-    return store.load(g).get("HELD_OUT", 0)
+class ServedRun(NamedTuple):
+    """A trained run ready to serve: its two-stage recommender, its record, its artefacts folder."""
+
+    recommender: TwoStageRecommender
+    run: RunRecord
+    folder: Path
 
 
-def write_recommendations(store: GraphStore, recs: pd.DataFrame, run_id: str) -> int:
-    """Replace earlier ``RECOMMENDED`` edges with ``{rank, score, run, reason, why}`` edges of this run
-    (``reason``/``why`` when ``recs`` has them: :func:`persona.explain.reasons`)."""
-    store.delete_rels("RECOMMENDED")
-    g = GraphFrames()
-    df = pd.DataFrame({"src": recs["user"].astype(str), "dst": recs["item"].astype(str),
-                       "rank": recs["rank"].astype(int), "score": recs["score"].astype(float), "run": run_id})
-    for col in ("reason", "why"):
-        if col in recs.columns:
-            df[col] = recs[col].to_numpy()
-    g.add_rels("RECOMMENDED", "User", "Item", df)
-    return store.load(g).get("RECOMMENDED", 0)
-
-
-def load_recommender(settings: Settings, run_id: str | None = None) -> Any:
+def load_recommender(settings: Settings, run_id: str | None = None) -> ServedRun:
     """The two-stage recommender of the store's newest ``train`` run (or ``run_id``), with its record.
-
-    Returns:
-        ``(TwoStageRecommender, RunRecord, artefacts folder)``.
 
     Raises:
         ModelError: the store has no run, or the run's files are missing or another store's.
@@ -245,7 +193,7 @@ def load_recommender(settings: Settings, run_id: str | None = None) -> Any:
     dev = settings.rec.device
     two = TwoStageRecommender(SASRecRecommender.load(folder / "retriever.pt", dev),
                               SASRecRecommender.load(folder / "reranker.pt", dev))
-    return two, run, folder
+    return ServedRun(two, run, folder)
 
 
 def _titles(store: GraphStore, ids: list[str]) -> dict[str, str]:
@@ -352,8 +300,8 @@ def experiment(
     run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir,
                    variants=variants or TABLE3_VARIANTS, progress=log)
     md = out_dir / "results.md"
-    notes = [f"Store: {settings.store}. Text model: {settings.text.model}. Personas: HDGI seed {settings.hdgi.seed}, "
-             f"learned from training interactions only."]
+    notes = [(f"Store: {settings.store}. Text model: {settings.text.model}. Personas: HDGI seed {settings.hdgi.seed}, "
+              "learned from training interactions only.")]
     if settings.rec.session_gap_s:
         notes.append(f"Session view: histories cut at {settings.rec.session_gap_s:g} s of inactivity; models see the current session only.")
     if "llm" in by_variant:

@@ -8,6 +8,10 @@ the k-core, number each user's interactions chronologically and split them leave
 Chronological order within a user is ``ts`` ascending, ties broken by the record order in the source,
 then by item id (so equal timestamps, which ML-100K has many of, still give one deterministic order).
 Sources without timestamps (Amazon-KG ``.inter``) have ``ts`` null: the record order is the order.
+
+:func:`assign_split` is the project's only leave-one-out rule: the split stored on ``RATED`` comes from
+it, and :func:`persona.rec.leave_one_out` (tests, benchmarks, frames that never went through a store)
+calls it, so a dataset splits the same way whichever path it takes.
 """
 
 from __future__ import annotations
@@ -49,20 +53,22 @@ def assign_split(
     item: str = "dst",
     ts: str = "ts",
     order: str | None = "order",
+    min_interactions: int = 3,
 ) -> pd.DataFrame:
     """Add ``pos`` and ``split`` to an interaction table (a copy is returned, sorted by user, pos).
 
     ``pos`` numbers each user's interactions 0..n-1 chronologically: by ``ts`` (nulls last), ties broken
     by ``order`` (the record number in the source; the current row order when the column is absent),
     then by item id. ``split`` is leave-one-out: the last interaction is ``test``, the second-last
-    ``valid``, the rest ``train``; users with fewer than 3 interactions are all ``train``.
+    ``valid``, the rest ``train``; users with fewer than ``min_interactions`` interactions are all ``train``.
 
     Args:
         df: One row per interaction.
         user: Column with user ids (``src`` in a RATED frame).
         item: Column with item ids (``dst``).
         ts: Column with unix timestamps (may be missing or null).
-        order: Column with the source record order; absent = current row order.
+        order: Column with the source record order; absent (or ``None``) = current row order.
+        min_interactions: Users with fewer interactions keep everything in ``train``.
 
     Returns:
         The sorted copy with ``pos`` (int64) and ``split`` (str) added.
@@ -82,7 +88,7 @@ def assign_split(
     pos = out.groupby(user, sort=False).cumcount().to_numpy(dtype=np.int64)
     n = out.groupby(user, sort=False)[user].transform("size").to_numpy(dtype=np.int64)
     split = np.full(len(out), "train", dtype=object)
-    long = n >= 3
+    long = n >= min_interactions
     split[long & (pos == n - 1)] = "test"
     split[long & (pos == n - 2)] = "valid"
     out["pos"] = pos

@@ -43,10 +43,6 @@ from torch_geometric.data import HeteroData
 
 from persona.errors import ConfigError
 
-# torch marks CSR tensors "beta" and warns on every construction; the operations used here are stable.
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
-
 _ALIASES = {"U": "User", "I": "Item"}
 _SHORT = {v: k for k, v in _ALIASES.items()}
 _TOKEN = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)(?:\[([A-Za-z0-9_|,]+)\])?$")
@@ -152,9 +148,22 @@ def hop_matrix(data: HeteroData, src: str, dst: str, rels: frozenset[str] | None
     return _binary_csr(ei, n_src, n_dst)
 
 
+def _csr(crow: Tensor, cols: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """``torch.sparse_csr_tensor`` without its construction warnings.
+
+    torch warns that CSR support is "beta" and that invariant checks are off when the first CSR tensor is
+    built; the operations used here (construction, ``sparse.mm``, conversion) are stable, and the indices
+    are built sorted and in range. Only this call's warnings are silenced, not the caller's filters.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        return torch.sparse_csr_tensor(crow, cols, values, shape)
+
+
 def _binary_csr(ei: Tensor, n_rows: int, n_cols: int) -> Tensor:
     if ei.numel() == 0:
-        return torch.sparse_csr_tensor(
+        return _csr(
             torch.zeros(n_rows + 1, dtype=torch.int64),
             torch.zeros(0, dtype=torch.int64),
             torch.zeros(0),
@@ -164,7 +173,7 @@ def _binary_csr(ei: Tensor, n_rows: int, n_cols: int) -> Tensor:
     rows, cols = key // n_cols, key % n_cols
     crow = torch.zeros(n_rows + 1, dtype=torch.int64)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_rows), 0)
-    return torch.sparse_csr_tensor(crow, cols, torch.ones(cols.numel()), (n_rows, n_cols))
+    return _csr(crow, cols, torch.ones(cols.numel()), (n_rows, n_cols))
 
 
 def _scipy(m: Tensor) -> sparse.csr_matrix:
@@ -240,11 +249,6 @@ class MetaPathBuilder:
         if key not in self._keep:
             self._keep[key] = degree_keep_mask(self.hop(src, dst, rels), self.hub_quantile)
         return self._keep[key]
-
-    def check(self, mp: MetaPath) -> None:
-        """Raise ValueError when a hop of ``mp`` has no exported edges or the end type has no nodes."""
-        for h in range(len(mp.types) - 1):
-            self.hop(mp.types[h], mp.types[h + 1], mp.rels[h])
 
     def edges(self, mp: MetaPath, start_rows: Tensor | None = None) -> MetaPathEdges:
         """Message-passing edges of ``mp``.

@@ -9,8 +9,10 @@
 4. write-back — ``User.persona``, ``persona_attention`` (JSON), ``persona_run``, ``persona_model``,
    and cosine vector indexes on ``User.persona`` and ``Item.text_emb``.
 
-The trained model is saved as ``<workdir>/personas/<run_id>/model.pt`` (``latest`` names the newest),
-so :func:`infer_persona` embeds an anonymous session later without the store or retraining.
+The trained model is saved as ``<model_dir>/<run_id>/model.pt`` (with its ``run.json``), so
+:func:`infer_persona` embeds an anonymous session later without the store or retraining. Which run serves
+is the caller's choice, by id: the run registry is the store's ``Run`` records (:mod:`persona.runs`; the
+pipeline passes ``run.persona_run``), not a file here.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from persona.config import Settings
+from persona.errors import ModelError, NotFoundError
 from persona.kgstore import GraphStore
 
 from .export import embeddings_from_column, export_graph
@@ -54,7 +57,7 @@ def _stale(df: pd.DataFrame, vecs: np.ndarray, model_key: str) -> np.ndarray:
 
 def encode_graph_text(
     store: GraphStore,
-    settings: Any,
+    settings: Settings,
     *,
     workdir: Path | str,
     progress: Progress | None = None,
@@ -135,7 +138,7 @@ def _persona_dir(workdir: Path | str) -> Path:
 
 def train_personas(
     store: GraphStore,
-    settings: Any,
+    settings: Settings,
     *,
     workdir: Path | str,
     progress: Progress | None = None,
@@ -152,20 +155,21 @@ def train_personas(
         workdir: Caches and checkpoints (``<workdir>/text_cache``, ``<workdir>/personas``).
         progress: Optional callback ``(description, done, total)``.
         log: One-line status messages.
-        seed: HDGI seed (default ``settings.hdgi.seed`` if present, else 0).
+        seed: HDGI seed (default ``settings.hdgi.seed``).
         write: Write personas and vector indexes to the store.
-        model_dir: Where the trained model goes (``<model_dir>/<run_id>/model.pt``, ``latest``); default
+        model_dir: Where the trained model goes (``<model_dir>/<run_id>/model.pt``); default
             ``<workdir>/personas``. The pipeline passes a folder keyed by the store's identity.
 
     Returns:
         :class:`~persona.learn.hdgi.PersonaResult` (``extra`` holds timings and counts).
 
     Raises:
-        ValueError: the store has no users or items, or bad HDGI settings.
+        ModelError: the store has no users, items or training interactions to learn from.
+        ConfigError: bad HDGI settings.
     """
     hs = settings.hdgi
-    seed = int(seed if seed is not None else getattr(hs, "seed", 0))
-    device = getattr(hs, "device", None) or "cpu"
+    seed = int(seed if seed is not None else hs.seed)
+    device = hs.device
     timings: dict[str, float] = {}
     t = time.perf_counter()
     written = encode_graph_text(store, settings, workdir=workdir, progress=progress, log=log)
@@ -176,9 +180,9 @@ def train_personas(
     timings["export_s"] = time.perf_counter() - t
     st = data.stats
     if st["users"] == 0 or st["items"] == 0:
-        raise ValueError(f"{store.uri}: no users or items to learn from; run `persona ingest …` first")
+        raise ModelError(f"{store.uri}: no users or items to learn from; run `persona ingest …` first")
     if st["rated_train"] == 0:
-        raise ValueError(f"{store.uri}: no RATED edges with split='train'; re-ingest so that splits are set")
+        raise ModelError(f"{store.uri}: no RATED edges with split='train'; re-ingest so that splits are set")
     log(
         f"export: {st['users']} users, {st['items']} items, {st['entities']} entities, "
         f"{st['rated_train']} training interactions, {st['kg_edges']} knowledge edges"
@@ -194,11 +198,10 @@ def train_personas(
     assert res.model is not None
     run_dir = root / res.run_id
     res.model.save(run_dir / "model.pt")
-    (root / "latest").write_text(res.run_id)
     meta = {
         "run_id": res.run_id,
         "store": store.uri,
-        "hdgi": hs.model_dump() if hasattr(hs, "model_dump") else dict(vars(hs)),
+        "hdgi": hs.model_dump(),
         "text_model": settings.text.model,
         "seed": seed,
         "attention": res.attention,
@@ -208,7 +211,7 @@ def train_personas(
         "metapath_edges": res.extra.get("metapath_edges", {}),
         "graph": st,
         # personas are centred on the training users' mean (the model's offset; sessions get the same)
-        "centred": bool(res.model.settings.get("centre", False)),
+        "centred": res.model.centred,
         "persona_offset_norm": float(res.model.encoder.offset.norm()),
     }
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2))
@@ -238,37 +241,45 @@ def train_personas(
     return res
 
 
-def load_persona_model(workdir: Path | str, run_id: str | None = None, device: str = "cpu") -> PersonaModel:
-    """The trained model of ``run_id`` (default: the latest) under ``<workdir>/personas``.
+def load_persona_model(workdir: Path | str, run_id: str, device: str = "cpu") -> PersonaModel:
+    """The trained model of persona run ``run_id`` under ``<workdir>/personas``.
+
+    Args:
+        workdir: The folder :func:`train_personas` wrote to (its ``model_dir`` is ``<workdir>/personas``).
+        run_id: The persona run (``Run.persona_run`` of the store's run records, :mod:`persona.runs`).
+        device: Where the model computes.
 
     Raises:
-        FileNotFoundError: no trained persona model there.
+        ModelError: no run id given, or the run's model file is not readable.
+        NotFoundError: no model of that run there (the message lists the runs that are).
     """
     root = _persona_dir(workdir)
-    if run_id is None:
-        latest = root / "latest"
-        if not latest.is_file():
-            raise FileNotFoundError(f"no persona model under {root}; run `persona train personas` first")
-        run_id = latest.read_text().strip()
+    if not run_id:
+        raise ModelError(f"no persona run id given (models under {root}); run `persona train personas` first")
     path = root / run_id / "model.pt"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no persona model for run {run_id!r}")
+        known = sorted(p.parent.name for p in root.glob("*/model.pt")) if root.is_dir() else []
+        raise NotFoundError(
+            f"{path}: no persona model for run {run_id!r}"
+            + (f"; runs there: {', '.join(known)}" if known else "; run `persona train personas` first")
+        )
     return PersonaModel.load(path, device=device)
 
 
-def infer_persona(settings: Any, items: Sequence[str], *, run_id: str | None = None) -> np.ndarray:
-    """Persona of an anonymous session from its item ids, with the latest trained model (no retraining).
+def infer_persona(settings: Settings, items: Sequence[str], *, run_id: str) -> np.ndarray:
+    """Persona of an anonymous session from its item ids, with persona run ``run_id``'s model (no retraining).
 
     The session persona is centred like the stored ``User.persona`` (the model's saved ``offset``), so
     its cosine to stored personas is meaningful.
 
     Args:
-        settings: :class:`persona.config.Settings` (``workdir``, ``hdgi.device``).
+        settings: The project settings (``workdir``, ``hdgi.device``).
         items: The session's item ids, oldest first.
-        run_id: A specific persona run (default: the latest).
+        run_id: The persona run (for a recommender run: its ``persona_run``).
 
     Raises:
-        FileNotFoundError: no trained model; ValueError: none of the items is known.
+        ModelError, NotFoundError: see :func:`load_persona_model`; NotFoundError also when none of the
+            items is known to the model.
     """
-    model = load_persona_model(settings.workdir, run_id, getattr(settings.hdgi, "device", "cpu") or "cpu")
+    model = load_persona_model(settings.workdir, run_id, settings.hdgi.device)
     return model.infer_persona(list(items))

@@ -104,14 +104,14 @@ def run_experiment(
                 retriever = make_retriever(s, user_vecs_by_variant.get(ue), item_text, seed).fit(inter)
                 fit_s = time.perf_counter() - t0
             res = evaluate_two_stage(retriever, reranker, split, seed=seed)
-            for stage in ("retriever", "reranked"):
+            for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked)):
                 rows.append(
                     {
                         "stage": stage,
                         "user_emb": ue,
                         "item_emb": ie,
                         "seed": seed,
-                        **res[stage],
+                        **metrics,
                         "best_epoch": retriever.best_epoch,
                         "valid_ndcg@10": retriever.best_score,
                         "fit_seconds": fit_s,

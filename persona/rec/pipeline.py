@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -26,45 +27,90 @@ from torch import Tensor
 
 from persona.config import RecSettings
 
-from .evaluate import DEFAULT_KS, metrics_from_ranks, rank_targets, sampled_ranks, seen_mask
+from ._training import EpochRecord
+from .evaluate import DEFAULT_KS, metrics_from_ranks, sampled_ranks, seen_mask
 from .model import SASRecRecommender
-from .sequences import Interactions
+from .rerank import Reranked, rerank, two_stage_ranks
+from .sequences import EvalSet, Interactions
+
+__all__ = [
+    "TwoStageMetrics",
+    "TwoStageRecommender",
+    "TwoStageRun",
+    "evaluate_two_stage",
+    "make_reranker",
+    "make_retriever",
+    "run_two_stage",
+    "test_ranks",
+    "two_stage_ranks",
+]
 
 log = logging.getLogger(__name__)
+History = Literal["valid", "test", "all"]
 
 
-def two_stage_ranks(
-    ret_scores: Tensor, rer_scores: Tensor, targets: Tensor, exclude: Tensor | None, n_candidates: int
-) -> tuple[Tensor, Tensor]:
-    """Ranks of the targets under the retriever alone and after reranking its top ``n_candidates``.
+@dataclass(frozen=True)
+class TwoStageMetrics:
+    """Full-ranking metrics of both stages (keys of :func:`~persona.rec.evaluate.metrics_from_ranks`).
 
-    Args:
-        ret_scores: retriever scores ``[B, n_items + 1]``.
-        rer_scores: reranker scores ``[B, n_items + 1]``.
-        targets: ``[B]`` target item indices.
-        exclude: boolean ``[B, n_items + 1]`` seen items (never candidates; the target is never excluded).
-        n_candidates: candidate set size ``C``.
-
-    Returns:
-        ``(retriever ranks, reranked ranks)``, 0-based, pessimistic ties. A target with retriever rank
-        ``< C`` gets its rank among the candidates by reranker score; otherwise it keeps the retriever rank.
+    Attributes:
+        retriever: the retriever's metrics, with ``sampled100/…`` figures when sampled ranking ran.
+        reranked: the metrics of the reranked list.
     """
-    b = len(targets)
-    rows = torch.arange(b, device=ret_scores.device)
-    ret_rank = rank_targets(ret_scores, targets, exclude)
-    masked = ret_scores.clone()
-    masked[:, 0] = float("-inf")
-    if exclude is not None:
-        keep_t = masked[rows, targets].clone()
-        masked = masked.masked_fill(exclude, float("-inf"))
-        masked[rows, targets] = keep_t
-    c = min(n_candidates, masked.shape[1] - 1)
-    cand = masked.topk(c, dim=1).indices
-    real = masked.gather(1, cand) > float("-inf")
-    t = rer_scores[rows, targets]
-    rs = rer_scores.gather(1, cand)
-    rer_rank = ((rs >= t[:, None]) & real & (cand != targets[:, None])).sum(1)
-    return ret_rank, torch.where(ret_rank < c, rer_rank, ret_rank)
+
+    retriever: dict[str, float]
+    reranked: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TwoStageRun:
+    """What :func:`run_two_stage` trained and measured.
+
+    Attributes:
+        metrics: both stages' metrics on the evaluation split.
+        user_emb: the retriever's user-embedding variant.
+        item_emb: the retriever's item-embedding variant.
+        seed: the seed of both models.
+        retriever_best_epoch: the epoch whose weights the retriever kept.
+        retriever_valid_ndcg: the retriever's best validation NDCG@10.
+        fit_seconds: the retriever's training time.
+        retriever: the fitted retriever.
+        reranker: the fitted reranker (the retriever itself for the ``(none, random)`` variant).
+    """
+
+    metrics: TwoStageMetrics
+    user_emb: str
+    item_emb: str
+    seed: int
+    retriever_best_epoch: int
+    retriever_valid_ndcg: float
+    fit_seconds: float
+    retriever: SASRecRecommender
+    reranker: SASRecRecommender
+
+    @property
+    def models(self) -> tuple[SASRecRecommender, SASRecRecommender]:
+        """``(retriever, reranker)``."""
+        return self.retriever, self.reranker
+
+
+def _same_catalogue(retriever: SASRecRecommender, reranker: SASRecRecommender) -> Interactions:
+    _, inter = retriever._require_fit()
+    _, inter2 = reranker._require_fit()
+    if inter.items != inter2.items:
+        raise ValueError("retriever and reranker were trained on different item catalogues")
+    return inter
+
+
+def _chunks(
+    retriever: SASRecRecommender, reranker: SASRecRecommender, es: EvalSet, exclude_seen: bool, chunk: int
+) -> Iterator[tuple[EvalSet, Tensor, Tensor, Tensor | None]]:
+    """``(rows, retriever scores, reranker scores, seen mask or None)`` for ``es``, ``chunk`` rows at a time."""
+    for start in range(0, len(es), chunk):
+        part = es.subset(slice(start, start + chunk))
+        a = retriever.score_eval_set(part)
+        b = reranker.score_eval_set(part).to(a.device)
+        yield part, a, b, seen_mask(part.history, a.shape[1], a.device) if exclude_seen else None
 
 
 def evaluate_two_stage(
@@ -78,20 +124,16 @@ def evaluate_two_stage(
     sampled: int = 100,
     seed: int = 0,
     chunk: int = 2048,
-) -> dict[str, dict[str, float]]:
+) -> TwoStageMetrics:
     """Full-ranking metrics of the retriever and of the reranked list on ``split``.
 
     Returns:
-        ``{'retriever': {...}, 'reranked': {...}}`` with the keys of :func:`metrics_from_ranks`; the
-        retriever also gets ``sampled100/…`` figures.
+        Both stages' metrics; the retriever also gets ``sampled100/…`` figures.
 
     Raises:
         ValueError: the two models were trained on different catalogues.
     """
-    _, inter = retriever._require_fit()
-    _, inter2 = reranker._require_fit()
-    if inter.items != inter2.items:
-        raise ValueError("retriever and reranker were trained on different item catalogues")
+    inter = _same_catalogue(retriever, reranker)
     c = n_candidates or retriever.settings.candidates
     excl_on = retriever.settings.exclude_seen if exclude_seen is None else exclude_seen
     ks = tuple(ks)
@@ -99,17 +141,13 @@ def evaluate_two_stage(
     full_hist = inter.eval_set("all", es.users).history
     gen = torch.Generator().manual_seed(seed)
     ret_r, fin_r, smp_r = [], [], []
-    for start in range(0, len(es), chunk):
-        part = es.subset(slice(start, start + chunk))
-        a = retriever.score_eval_set(part)
-        b = reranker.score_eval_set(part).to(a.device)
+    for n, (part, a, b, excl) in enumerate(_chunks(retriever, reranker, es, excl_on, chunk)):
         tgt = torch.as_tensor(part.targets, device=a.device)
-        excl = seen_mask(part.history, a.shape[1], a.device) if excl_on else None
         r1, r2 = two_stage_ranks(a, b, tgt, excl, c)
         ret_r.append(r1.cpu())
         fin_r.append(r2.cpu())
         if sampled:
-            m = seen_mask(full_hist[start : start + chunk], a.shape[1], a.device)
+            m = seen_mask(full_hist[n * chunk : (n + 1) * chunk], a.shape[1], a.device)
             smp_r.append(sampled_ranks(a, tgt, m, sampled, gen).cpu())
     empty = torch.zeros(0, dtype=torch.long)
     out_ret = metrics_from_ranks(torch.cat(ret_r) if ret_r else empty, ks)
@@ -117,27 +155,24 @@ def evaluate_two_stage(
     if sampled:
         sm = metrics_from_ranks(torch.cat(smp_r) if smp_r else empty, tuple(k for k in ks if k <= sampled))
         out_ret.update({f"sampled{sampled}/{k}": v for k, v in sm.items() if k != "n_users"})
-    return {"retriever": out_ret, "reranked": out_fin}
+    return TwoStageMetrics(retriever=out_ret, reranked=out_fin)
 
 
-def test_ranks(retriever: SASRecRecommender, reranker: SASRecRecommender, split: str = "test") -> pd.DataFrame:
+def test_ranks(
+    retriever: SASRecRecommender, reranker: SASRecRecommender, split: str = "test", *, chunk: int = 2048
+) -> pd.DataFrame:
     """Per user, the held-out item of ``split`` and its 1-based full-ranking ranks under the retriever and
     in the final (reranked) list — the ranks :func:`evaluate_two_stage` turns into metrics, user by user.
 
     Returns:
         ``user, item, retriever_rank, final_rank, candidates``.
     """
-    _, inter = retriever._require_fit()
+    inter = _same_catalogue(retriever, reranker)
     c = retriever.settings.candidates
     es = inter.eval_set(split)  # type: ignore[arg-type]
     rows = []
-    for start in range(0, len(es), 2048):
-        part = es.subset(slice(start, start + 2048))
-        a = retriever.score_eval_set(part)
-        b = reranker.score_eval_set(part).to(a.device)
-        tgt = torch.as_tensor(part.targets, device=a.device)
-        excl = seen_mask(part.history, a.shape[1], a.device) if retriever.settings.exclude_seen else None
-        r1, r2 = two_stage_ranks(a, b, tgt, excl, c)
+    for part, a, b, excl in _chunks(retriever, reranker, es, retriever.settings.exclude_seen, chunk):
+        r1, r2 = two_stage_ranks(a, b, torch.as_tensor(part.targets, device=a.device), excl, c)
         rows.append(pd.DataFrame({
             "user": [inter.users[u] for u in part.users], "item": [inter.items[t - 1] for t in part.targets],
             "retriever_rank": (r1.cpu().numpy() + 1), "final_rank": (r2.cpu().numpy() + 1), "candidates": c,
@@ -178,8 +213,8 @@ def run_two_stage(
     reranker: SASRecRecommender | None = None,
     split: str = "test",
     ks: Iterable[int] = DEFAULT_KS,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TwoStageRun:
     """Train the retriever (and the reranker unless given), evaluate both stages on ``split``.
 
     Args:
@@ -195,8 +230,7 @@ def run_two_stage(
         on_epoch: per-epoch callback for both trainings.
 
     Returns:
-        ``{'retriever': metrics, 'reranked': metrics, 'user_emb', 'item_emb', 'seed',
-        'retriever_best_epoch', 'retriever_valid_ndcg@10', 'fit_seconds', 'models': (retriever, reranker)}``.
+        The fitted models, their metrics and the retriever's training figures.
     """
     t0 = time.perf_counter()
     retriever = make_retriever(settings, user_vecs, item_text, seed, on_epoch=on_epoch).fit(inter)
@@ -206,27 +240,33 @@ def run_two_stage(
             reranker = retriever
         else:
             reranker = make_reranker(settings, seed, on_epoch=on_epoch).fit(inter)
-    res: dict[str, Any] = dict(evaluate_two_stage(retriever, reranker, split, ks=ks, seed=seed))
-    res.update(
+    return TwoStageRun(
+        metrics=evaluate_two_stage(retriever, reranker, split, ks=ks, seed=seed),
         user_emb=settings.user_emb,
         item_emb=settings.item_emb,
         seed=seed,
         retriever_best_epoch=retriever.best_epoch,
-        **{"retriever_valid_ndcg@10": retriever.best_score},
+        retriever_valid_ndcg=retriever.best_score,
         fit_seconds=fit_s,
-        models=(retriever, reranker),
+        retriever=retriever,
+        reranker=reranker,
     )
-    return res
 
 
 class TwoStageRecommender:
     """Retrieve ``candidates`` items with a persona-aware SASRec, rerank them with a plain SASRec.
+
+    Both methods order the candidates with :func:`persona.rec.rerank.rerank`, the rule
+    :func:`evaluate_two_stage` measures.
 
     Args:
         retriever: fitted retriever.
         reranker: fitted reranker on the same catalogue.
         candidates: candidate set size; default the retriever's ``settings.candidates``.
         k: final list length; default the retriever's ``settings.k``.
+
+    Raises:
+        ValueError: the two models were trained on different catalogues.
     """
 
     def __init__(
@@ -237,47 +277,58 @@ class TwoStageRecommender:
         candidates: int | None = None,
         k: int | None = None,
     ) -> None:
-        _, a = retriever._require_fit()
-        _, b = reranker._require_fit()
-        if a.items != b.items:
-            raise ValueError("retriever and reranker were trained on different item catalogues")
+        self.inter = _same_catalogue(retriever, reranker)
         self.retriever, self.reranker = retriever, reranker
         self.candidates = candidates or retriever.settings.candidates
         self.k = k or retriever.settings.k
 
+    def __repr__(self) -> str:
+        return f"TwoStageRecommender({self.retriever!r}, {self.reranker!r}, candidates={self.candidates}, k={self.k})"
+
     def recommend(
-        self, users: list[str] | str | None = None, *, k: int | None = None, history: str = "all"
+        self, users: Sequence[str] | str | None = None, *, k: int | None = None, history: History = "all"
     ) -> pd.DataFrame:
-        """Final top-``k`` lists for known users: ``user, item, rank, score (reranker), retriever_rank``."""
+        """Final top-``k`` lists for known users: ``user, item, rank, score (reranker), retriever_rank``.
+
+        Args:
+            users: user ids; ``None`` = every user.
+            k: list length; default ``self.k``.
+            history: the input: ``'all'`` (everything known, for deployment), ``'test'`` (train + valid,
+                the input :func:`test_ranks` evaluates) or ``'valid'`` (train).
+        """
         k = k or self.k
-        cand = self.retriever.recommend(users, k=self.candidates, history=history)  # type: ignore[arg-type]
-        scores = self.reranker.score(sorted(set(cand["user"])), split=history)  # type: ignore[arg-type]
-        _, inter = self.reranker._require_fit()
-        order = {u: i for i, u in enumerate(sorted(set(cand["user"])))}
-        rows = cand["user"].map(order).to_numpy()
-        cols = inter.encode_items(cand["item"].tolist())
-        cand = cand.rename(columns={"rank": "retriever_rank"}).drop(columns=["score"])
-        cand["score"] = scores[torch.tensor(rows), torch.tensor(cols)].numpy().astype(float)
-        cand = cand.sort_values(
-            ["user", "score", "retriever_rank"], ascending=[True, False, True], kind="stable"
-        )
-        cand["rank"] = cand.groupby("user").cumcount() + 1
-        out = cand[cand["rank"] <= k]
-        return out[["user", "item", "rank", "score", "retriever_rank"]].reset_index(drop=True)
+        es = self.inter.eval_set(history, users, with_target=False)
+        excl = self.retriever.settings.exclude_seen
+        frames = [
+            self._frame(rerank(a, b, m, self.candidates), k, [self.inter.users[u] for u in part.users])
+            for part, a, b, m in _chunks(self.retriever, self.reranker, es, excl, 2048)
+        ]
+        return pd.concat(frames, ignore_index=True) if frames else self._frame(None, k, [])
 
     def recommend_session(
         self, items: list[str], user_vec: np.ndarray | None = None, *, k: int | None = None
     ) -> pd.DataFrame:
-        """Final top-``k`` after an anonymous session; the persona vector goes to the retriever only."""
+        """Final top-``k`` after an anonymous session (its items excluded): ``item, rank, score,
+        retriever_rank``; the persona vector goes to the retriever only."""
         k = k or self.k
         rm, _ = self.retriever._require_fit()
-        cand = self.retriever.recommend_session(items, user_vec if rm.has_user else None, k=self.candidates)
-        rer = self.reranker.recommend_session(
-            items, None, k=self.reranker.module.n_items if self.reranker.module else 1, exclude_seen=True
-        )
-        score = dict(zip(rer["item"], rer["score"]))
-        cand = cand.rename(columns={"rank": "retriever_rank"})
-        cand["score"] = cand["item"].map(score).astype(float)
-        cand = cand.sort_values(["score", "retriever_rank"], ascending=[False, True], kind="stable").head(k)
-        cand["rank"] = np.arange(1, len(cand) + 1)
-        return cand[["item", "rank", "score", "retriever_rank"]].reset_index(drop=True)
+        a = self.retriever.score_session(items, user_vec if rm.has_user else None)
+        b = self.reranker.score_session(items).to(a.device)
+        r = rerank(a, b, self.retriever.session_mask(items), self.candidates)
+        return self._frame(r, k, [""]).drop(columns=["user"])
+
+    def _frame(self, r: Reranked | None, k: int, users: list[str]) -> pd.DataFrame:
+        cols = ["user", "item", "rank", "score", "retriever_rank"]
+        if r is None or not users:
+            return pd.DataFrame({c: [] for c in cols})
+        kk = min(k, r.items.shape[1])
+        valid = r.valid[:, :kk].cpu().numpy()
+        row, col = np.nonzero(valid)
+        items = np.asarray(self.inter.items, dtype=object)
+        return pd.DataFrame({
+            "user": np.asarray(users, dtype=object)[row],
+            "item": items[r.items[:, :kk].cpu().numpy()[row, col] - 1],
+            "rank": col + 1,
+            "score": r.scores[:, :kk].cpu().numpy()[row, col].astype(float),
+            "retriever_rank": r.retriever_rank[:, :kk].cpu().numpy()[row, col] + 1,
+        })

@@ -14,7 +14,7 @@ What the model may see (the leakage rules, tested in ``tests/rec/test_leakage.py
 * the input for a validation target is the user's train items;
 * the input for a test target is the user's train + valid items (everything that precedes it).
 
-Session view: :func:`split_sessions` cuts each user's history where the gap between consecutive
+Session view: :func:`~persona.rec.splits.split_sessions` cuts each user's history where the gap between consecutive
 interactions exceeds ``gap_s``. An :class:`Interactions` built with a ``session`` column trains on each
 session separately and feeds the model only the current session (the items before the target inside
 its session); a persona token, when the model has one, links the session to its user.
@@ -29,6 +29,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from ._arrays import int_column, pad_left, stack_vectors
+
+__all__ = ["EvalSet", "InputSplit", "Interactions", "Split", "pad_left"]
 
 Split = Literal["train", "valid", "test"]
 InputSplit = Literal["valid", "test", "all"]
@@ -106,7 +110,7 @@ class Interactions:
         Args:
             df: columns ``user``, ``item``, ``pos``, ``split`` (+ ``session_col`` when given). Row order
                 does not matter; ``pos`` orders each user's history.
-            session_col: name of an integer session column (e.g. from :func:`split_sessions`); given,
+            session_col: name of an integer session column (e.g. from :func:`~persona.rec.splits.split_sessions`); given,
                 the model works on sessions (see the module docstring).
             source: a name for the data used in error messages (a file name, a store URI).
 
@@ -144,9 +148,9 @@ class Interactions:
                 f"{source}: record {r} (user {d['user'].iat[r]!r}): split {d['split'].iat[r]!r} is not one of "
                 "'train', 'valid', 'test'"
             )
-        d["pos"] = _int_column(df["pos"], "pos", d, source)
+        d["pos"] = int_column(df["pos"], "pos", d, source)
         if session_col:
-            d["session"] = _int_column(df[session_col], session_col, d, source)
+            d["session"] = int_column(df[session_col], session_col, d, source)
         d = d.sort_values(["user", "pos"], kind="stable").reset_index(drop=True)
         dup = d.duplicated(["user", "pos"], keep="first")
         if dup.any():
@@ -293,7 +297,7 @@ class Interactions:
         Raises:
             ValueError: no user has a vector, or vectors differ in dimension.
         """
-        return _stack(vecs, self.users, "user", pad_row=False)
+        return stack_vectors(vecs, self.users, "user", pad_row=False)
 
     def item_matrix(self, vecs: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
         """Stack per-item vectors in item-index order, row 0 (padding) zeros.
@@ -301,7 +305,7 @@ class Interactions:
         Returns:
             ``(matrix [n_items + 1, d], missing item ids)``; a missing item's row is the mean of the others.
         """
-        return _stack(vecs, self.items, "item", pad_row=True)
+        return stack_vectors(vecs, self.items, "item", pad_row=True)
 
     # ------------------------------------------------------------------ model inputs
 
@@ -383,157 +387,3 @@ class Interactions:
             history=history,
             targets=np.asarray(targets, dtype=np.int64),
         )
-
-
-def pad_left(seqs: Sequence[np.ndarray], max_len: int, *, width: int | None = None) -> np.ndarray:
-    """Right-align the last ``max_len`` items of each sequence in a zero-padded int64 matrix.
-
-    Args:
-        seqs: item-index arrays.
-        max_len: items kept per sequence (the most recent ones).
-        width: matrix width; default the longest kept sequence (at least 1).
-
-    Returns:
-        ``[len(seqs), width]`` with each sequence ending in the last column.
-    """
-    lens = [min(len(s), max_len) for s in seqs]
-    w = width if width is not None else max([1, *lens])
-    out = np.zeros((len(seqs), w), dtype=np.int64)
-    for r, (s, n) in enumerate(zip(seqs, lens)):
-        n = min(n, w)
-        if n:
-            out[r, w - n :] = s[len(s) - n :]
-    return out
-
-
-def split_sessions(
-    df: pd.DataFrame,
-    gap_s: float,
-    *,
-    ts: str = "ts",
-    user: str = "user",
-    pos: str = "pos",
-    out: str = "session",
-) -> pd.DataFrame:
-    """Number each user's sessions: a new session starts after more than ``gap_s`` seconds of inactivity.
-
-    Args:
-        df: interactions with ``user``, ``pos`` and a timestamp column ``ts`` (unix seconds or datetime).
-        gap_s: inactivity gap in seconds; a gap strictly larger starts a new session.
-        ts, user, pos: column names.
-        out: name of the added column (session number per user, from 0).
-
-    Returns:
-        A copy of ``df`` (same row order) with the ``out`` column.
-
-    Raises:
-        ValueError: a column is missing, a timestamp is missing, or time runs backwards along ``pos``.
-    """
-    for c in (ts, user, pos):
-        if c not in df.columns:
-            raise ValueError(f"split_sessions: missing column {c!r}")
-    if gap_s <= 0:
-        raise ValueError(f"split_sessions: gap_s must be positive, got {gap_s}")
-    t = df[ts]
-    if pd.api.types.is_datetime64_any_dtype(t):
-        secs = (t - pd.Timestamp(0, tz=getattr(t.dt, "tz", None))).dt.total_seconds().to_numpy()
-    else:
-        secs = pd.to_numeric(t, errors="coerce").to_numpy(dtype=float)
-    if np.isnan(secs).any():
-        r = int(np.flatnonzero(np.isnan(secs))[0])
-        raise ValueError(f"split_sessions: record {r}: {ts!r} is missing or not a number ({df[ts].iat[r]!r})")
-    order = np.lexsort((df[pos].to_numpy(), df[user].astype(str).to_numpy()))
-    u = df[user].astype(str).to_numpy()[order]
-    s = secs[order]
-    new_user = np.ones(len(order), dtype=bool)
-    new_user[1:] = u[1:] != u[:-1]
-    gap = np.zeros(len(order))
-    gap[1:] = s[1:] - s[:-1]
-    back = (~new_user) & (gap < 0)
-    if back.any():
-        r = int(order[np.flatnonzero(back)[0]])
-        raise ValueError(
-            f"split_sessions: record {r}: user {u[np.flatnonzero(back)[0]]!r}: {ts!r} decreases along {pos!r}"
-        )
-    start = new_user | (gap > gap_s)
-    counter = np.cumsum(start)
-    first = np.maximum.accumulate(np.where(new_user, counter, 0))
-    res = df.copy()
-    sess = np.empty(len(order), dtype=np.int64)
-    sess[order] = counter - first
-    res[out] = sess
-    return res
-
-
-def leave_one_out(
-    df: pd.DataFrame,
-    *,
-    by: str | list[str] = "ts",
-    user: str = "user",
-    item: str = "item",
-    min_interactions: int = 3,
-) -> pd.DataFrame:
-    """Assign ``pos`` and ``split`` the way the store does: last = test, second-last = valid.
-
-    Users with fewer than ``min_interactions`` interactions keep everything in train. Ties in ``by`` are
-    broken by item id, so the order is deterministic (ML-100K has many equal timestamps).
-
-    Returns:
-        A copy sorted by user and ``pos`` with ``pos`` (0..n-1) and ``split`` columns.
-    """
-    keys = [by] if isinstance(by, str) else list(by)
-    for c in (user, item, *keys):
-        if c not in df.columns:
-            raise ValueError(f"leave_one_out: missing column {c!r}")
-    d = df.copy()
-    d["_u"] = d[user].astype(str)
-    d["_i"] = d[item].astype(str)
-    d = d.sort_values(["_u", *keys, "_i"], kind="stable").reset_index(drop=True)
-    d["pos"] = d.groupby("_u").cumcount()
-    n = d.groupby("_u")["pos"].transform("size")
-    split = np.full(len(d), "train", dtype=object)
-    ok = (n >= min_interactions).to_numpy()
-    split[ok & (d["pos"] == n - 1).to_numpy()] = "test"
-    split[ok & (d["pos"] == n - 2).to_numpy()] = "valid"
-    d["split"] = split
-    return d.drop(columns=["_u", "_i"])
-
-
-def _int_column(col: pd.Series, name: str, d: pd.DataFrame, source: str) -> np.ndarray:
-    vals = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
-    bad = np.isnan(vals) | (vals != np.round(vals))
-    if bad.any():
-        r = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{source}: record {r} (user {d['user'].iat[r]!r}): {name} {col.iat[r]!r} is not an integer"
-        )
-    return vals.astype(np.int64)
-
-
-def _stack(
-    vecs: Mapping[str, np.ndarray], ids: list[str], what: str, *, pad_row: bool
-) -> tuple[np.ndarray, list[str]]:
-    present = list(vecs.values())
-    if not present:
-        raise ValueError(f"no {what} vectors given")
-    dims = {np.asarray(v).reshape(-1).shape[0] for v in present}
-    if len(dims) != 1:
-        raise ValueError(f"{what} vectors differ in dimension: {sorted(dims)}")
-    d = dims.pop()
-    rows: list[np.ndarray | None] = []
-    missing: list[str] = []
-    for i in ids:
-        v = vecs.get(i)
-        if v is None:
-            missing.append(i)
-            rows.append(None)
-        else:
-            rows.append(np.asarray(v, dtype=np.float32).reshape(-1))
-    have = [r for r in rows if r is not None]
-    if not have:
-        raise ValueError(f"none of the {len(ids)} {what}s has a vector (ids do not match?)")
-    mean = np.mean(have, axis=0).astype(np.float32)
-    mat = np.stack([r if r is not None else mean for r in rows]).astype(np.float32)
-    if pad_row:
-        mat = np.concatenate([np.zeros((1, d), dtype=np.float32), mat])
-    return mat, missing

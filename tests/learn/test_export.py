@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from persona.kgstore import GraphFrames, queries
-from persona.learn.export import _split_by, build_hetero, embeddings_from_column, export_graph, hetero_from_frames
+from persona.learn.export import (
+    _split_by,
+    build_hetero,
+    embeddings_from_column,
+    export_graph,
+    hetero_from_frames,
+)
 
 
 def frames() -> GraphFrames:

@@ -8,7 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from persona.learn.hdgi import HDGIEncoder, Neighbourhoods, PersonaModel, train_hdgi, user_text_view
+from persona.config import HDGISettings
+from persona.errors import ConfigError, ModelError, NotFoundError
+from persona.learn.hdgi import (
+    HDGI,
+    HDGIEncoder,
+    Neighbourhoods,
+    PersonaModel,
+    SemanticAttention,
+    TrainState,
+    train_hdgi,
+    user_text_view,
+)
 from persona.learn.metapaths import parse_metapath
 
 from .conftest import small_settings
@@ -108,7 +119,7 @@ def test_inferred_persona_of_a_known_history(demo_data) -> None:
         items = maps.to_ids("Item", rated[1, rated[0] == u])
         # heterogeneous paths only, no free embedding, no cap: the session is the user
         np.testing.assert_allclose(r.infer_persona(items), r.personas[u], atol=1e-5)
-    with pytest.raises(ValueError, match="none of its 2 items is in the trained graph"):
+    with pytest.raises(NotFoundError, match="none of its 2 items is in the trained graph"):
         r.infer_persona(["nope", "nada"])
 
 
@@ -129,7 +140,7 @@ def test_inferred_persona_with_user_user_paths(demo_data, tmp_path: Path) -> Non
     np.testing.assert_allclose(loaded.infer_personas(sessions), inferred, atol=1e-6)
     np.testing.assert_allclose(loaded.embed_users()[0].numpy(), r.personas, atol=1e-6)
     (tmp_path / "bad.pt").write_bytes(b"not a model")
-    with pytest.raises(ValueError, match="bad.pt: not a readable persona-kg HDGI model file"):
+    with pytest.raises(ModelError, match="bad.pt: not a readable persona-kg HDGI model file"):
         PersonaModel.load(tmp_path / "bad.pt")
 
 
@@ -143,14 +154,18 @@ def test_random_item_features_ablation_changes_inputs(demo_data) -> None:
 
 def test_bad_settings_are_refused(demo_data) -> None:
     data, _ = demo_data
-    with pytest.raises(ValueError, match="divisible by heads"):
+    with pytest.raises(ConfigError, match="divisible by heads"):
         train_hdgi(data, small_settings(hidden=10, heads=4))
     with pytest.raises(ValueError, match="label 'Award' is not in the graph"):
         train_hdgi(data, small_settings(metapaths=["U-I-Award"]))
-    with pytest.raises(ValueError, match="user_init"):
+    with pytest.raises(ConfigError, match="user_init"):
         HDGIEncoder({"User": 4}, 3, [parse_metapath("U-I-U")], user_init="ones")
-    with pytest.raises(ValueError, match="no features"):
+    with pytest.raises(ConfigError, match="no features"):
         HDGIEncoder({"User": 4}, 3, [parse_metapath("U-I")])
+    with pytest.raises(ConfigError, match="batch_users must be >= 1"):
+        train_hdgi(data, small_settings(), batch_users=0)
+    with pytest.raises(TypeError, match="HDGISettings"):
+        train_hdgi(data, small_settings().model_dump())  # type: ignore[arg-type]
 
 
 def test_neighbourhood_batches_reindex_locally() -> None:
@@ -162,3 +177,71 @@ def test_neighbourhood_batches_reindex_locally() -> None:
     assert sorted(b.edge_index[0].t().tolist()) == [[0, 0], [0, 1], [1, 1]]
     assert b.src[1].tolist() == [2, 0, 1]  # the batch's users first, then outside neighbours
     assert sorted(b.edge_index[1].t().tolist()) == [[0, 1], [1, 0], [2, 1]]
+
+
+def test_training_leaves_the_callers_random_state_alone(demo_data) -> None:
+    """Seeds are arguments: a run neither reads nor moves torch's or numpy's global random state."""
+    data, _ = demo_data
+    torch.manual_seed(123)
+    np.random.seed(123)
+    expected_torch, expected_np = torch.rand(3), np.random.rand(3)
+    torch.manual_seed(123)
+    np.random.seed(123)
+    first = train_hdgi(data, small_settings(epochs=2), seed=4)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected_torch.numpy())
+    np.testing.assert_array_equal(np.random.rand(3), expected_np)
+    torch.manual_seed(999)  # another global state: the same run
+    second = train_hdgi(data, small_settings(epochs=2), seed=4)
+    np.testing.assert_array_equal(first.personas, second.personas)
+    # the seed defaults to the settings' seed
+    from_settings = train_hdgi(data, small_settings(epochs=2, seed=4))
+    np.testing.assert_array_equal(from_settings.personas, first.personas)
+
+
+def test_modules_reset_and_describe_themselves() -> None:
+    mps = [parse_metapath("U-I"), parse_metapath("U-I-U")]
+    enc = HDGIEncoder({"User": 8, "Item": 8}, 5, mps, hidden=8, heads=2)
+    model = HDGI(enc, recon_weight=0.5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+        enc.offset.fill_(3.0)
+    model.reset_parameters()
+    after = model.state_dict()
+    assert all(after[k].shape == v.shape for k, v in before.items())
+    assert not torch.equal(after["decoder.weight"], before["decoder.weight"] + 1.0)
+    assert float(enc.offset.abs().max()) == 0.0  # the centring offset is reset too
+    assert repr(enc) == "HDGIEncoder(8, heads=2, users=5, user_init='random', metapaths=['U-I', 'U-I-U'])"
+    assert repr(model).startswith("HDGI(HDGIEncoder(8,") and repr(model).endswith("recon_weight=0.5)")
+    assert repr(SemanticAttention(8)) == "SemanticAttention(8, att_hidden=128)"
+
+
+def test_train_state_tracks_early_stopping_and_round_trips() -> None:
+    lin = torch.nn.Linear(2, 1)
+    st = TrainState(run_id="r")
+    for loss in (1.0, 0.5, 0.499, 0.498, 0.2):
+        st.record(loss, lin, smooth=False)
+    # 0.499 and 0.498 improve on 0.5 by less than REL_TOL: two bad epochs, then 0.2 resets them
+    assert (st.epoch, st.best_epoch, st.bad_epochs, st.best_loss) == (5, 5, 0, 0.2)
+    st.record(0.3, lin, smooth=False)
+    assert st.bad_epochs == 1 and st.stopped(patience=1) and st.done(epochs=100, patience=1)
+    back = TrainState.from_dict({**st.to_dict(), "fingerprint": "ignored"})
+    assert back.losses == st.losses and back.best_epoch == 5 and back.run_id == "r"
+    assert back.best_state is not None and torch.equal(back.best_state["weight"], lin.weight)
+    smooth = TrainState(run_id="s")
+    for loss in (1.0, 0.0):
+        smooth.record(loss, lin, smooth=True)
+    assert smooth.smoothed == pytest.approx(0.9)  # mini-batches: the moving average is tracked
+
+
+def test_persona_model_takes_typed_settings(demo_data, tmp_path: Path) -> None:
+    data, _ = demo_data
+    r = train_hdgi(data, small_settings(epochs=1, max_sample=7), seed=3)
+    pm = r.model
+    assert isinstance(pm.settings, HDGISettings) and pm.settings.seed == 3 and pm.settings.max_sample == 7
+    assert pm.centred and "centred=True" in repr(pm)
+    loaded = PersonaModel.load(pm.save(tmp_path / "m.pt"))
+    assert loaded.settings == pm.settings and loaded.centred
+    with pytest.raises(TypeError, match="HDGISettings"):
+        PersonaModel(pm.encoder, pm.data, pm.metapaths, pm.features, pm.settings.model_dump(), "x")  # type: ignore[arg-type]

@@ -80,13 +80,13 @@ def test_sessions_land_next_to_their_user(trained) -> None:
     vecs = _stored(store, ids)
     unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
     hist = training_histories(store)
-    model = load_persona_model(s.workdir)
+    model = load_persona_model(s.workdir, res.run_id)
     np.testing.assert_allclose(model.encoder.offset.numpy(), res.model.encoder.offset.numpy())
     assert float(np.linalg.norm(model.encoder.offset)) > 0.1  # a real shared component was removed
     rng = np.random.default_rng(0)
     own, others, rank = [], [], []
     for n in rng.choice(len(ids), 30, replace=False):
-        v = infer_persona(s, hist[ids[n]])
+        v = infer_persona(s, hist[ids[n]], run_id=res.run_id)
         c = unit @ (v / np.linalg.norm(v))
         own.append(c[n])
         others.append(np.delete(c, n).mean())

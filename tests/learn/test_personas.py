@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from persona.errors import ModelError, NotFoundError
 from persona.kgstore import open_store
 from persona.learn.personas import encode_graph_text, infer_persona, load_persona_model, train_personas
 from persona.learn.summaries import describe_items, summarise_users, training_histories, user_summary_vectors
 
 from .chat_server import ChatServer
+from .conftest import small_settings
 
 
 @pytest.fixture
@@ -46,9 +48,10 @@ def test_train_personas_writes_back_and_serves_sessions(demo_store, settings) ->
     assert hits[0][0] == uid and hits[0][1] == pytest.approx(1.0, abs=1e-4)
     # the saved model embeds an anonymous session without the store
     hist = training_histories(demo_store)[uid]
-    v = infer_persona(settings, hist)
+    v = infer_persona(settings, hist, run_id=res.run_id)
     assert v.shape == (32,) and float(v @ vec / np.linalg.norm(v) / np.linalg.norm(vec)) > 0.9
-    assert load_persona_model(settings.workdir).run_id == res.run_id
+    assert load_persona_model(settings.workdir, res.run_id).run_id == res.run_id
+    assert not (Path(settings.workdir) / "personas" / "latest").exists()  # runs are named, never "the latest"
     run = json.loads((Path(settings.workdir) / "personas" / res.run_id / "run.json").read_text())
     assert run["graph"]["rated_train"] == sum(len(h) for h in training_histories(demo_store).values())
 
@@ -70,8 +73,18 @@ def test_text_is_rewritten_when_a_description_changes(demo_store, settings) -> N
 
 
 def test_no_model_yet(settings) -> None:
-    with pytest.raises(FileNotFoundError, match="run `persona train personas` first"):
-        infer_persona(settings, ["x"])
+    with pytest.raises(NotFoundError, match="no persona model for run 'r1'; run `persona train personas` first"):
+        infer_persona(settings, ["x"], run_id="r1")
+    with pytest.raises(ModelError, match="no persona run id given"):
+        infer_persona(settings, ["x"], run_id="")
+
+
+def test_unknown_run_names_the_known_ones(demo_store, settings) -> None:
+    res = train_personas(demo_store, settings.model_copy(update={"hdgi": small_settings(epochs=1)}),
+                         workdir=settings.workdir, write=False)
+    with pytest.raises(NotFoundError, match=f"no persona model for run 'nope'; runs there: {res.run_id}"):
+        load_persona_model(settings.workdir, "nope")
+    assert load_persona_model(settings.workdir, res.run_id).run_id == res.run_id
 
 
 def test_extractive_summaries_and_their_vectors(demo_store, settings) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 from persona.rec import EvalSet, Interactions, evaluate, metrics_from_ranks, rank_targets
 from persona.rec.evaluate import metric_values, sampled_ranks, seen_mask
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 from persona.rec import Interactions, SASRecRecommender, split_sessions
 from persona.rec.sasrec import SASRec
 

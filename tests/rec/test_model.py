@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from persona.rec import Interactions, SASRecRecommender
 
 from persona.config import RecSettings
+from persona.rec import Interactions, SASRecRecommender
 
 from .synth import chain_frame
 

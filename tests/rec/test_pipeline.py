@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from persona.rec import Interactions, TwoStageRecommender, run_two_stage, two_stage_ranks
 
 from persona.config import RecSettings
+from persona.rec import Interactions, TwoStageRecommender, run_two_stage, two_stage_ranks
+from persona.rec.evaluate import seen_mask
+from persona.rec.pipeline import test_ranks as held_out_ranks
 
 from .synth import chain_frame
 
@@ -78,13 +80,13 @@ def test_reranking_keeps_hr_at_candidates(chain: Interactions) -> None:
     rng = np.random.default_rng(0)
     text = {i: rng.normal(size=8) for i in chain.items}
     res = run_two_stage(chain, None, text, s, seed=0, ks=(5, 20))
-    ret, fin = res["retriever"], res["reranked"]
+    ret, fin = res.metrics.retriever, res.metrics.reranked
     assert fin["hr@20"] == ret["hr@20"]
     assert 0.0 < ret["hr@20"] < 1.0  # barely trained: the invariance is not trivial
     assert fin["n_users"] == ret["n_users"] == 150
     assert fin["mrr"] != ret["mrr"]
-    assert "sampled100/hr@5" in ret and res["seed"] == 0 and res["user_emb"] == "random"
-    retriever, reranker = res["models"]
+    assert "sampled100/hr@5" in ret and res.seed == 0 and res.user_emb == "random"
+    retriever, reranker = res.models
     assert reranker.variant == ("none", "random") and retriever.variant == ("random", "text")
 
 
@@ -103,7 +105,7 @@ def test_two_stage_final_list(chain: Interactions) -> None:
         k=3,
     )
     res = run_two_stage(chain, None, None, s, seed=1)
-    retriever, reranker = res["models"]
+    retriever, reranker = res.models
     assert retriever is reranker  # (none, random) is its own reranker
     two = TwoStageRecommender(retriever, reranker)
     out = two.recommend(["u000", "u001"])
@@ -114,3 +116,35 @@ def test_two_stage_final_list(chain: Interactions) -> None:
     sess = two.recommend_session(["i010", "i011"])
     assert sess["item"].iloc[0] == "i012"
     assert len(sess) == 3
+
+
+def test_served_list_is_the_evaluated_ranking(chain: Interactions) -> None:
+    # serving and evaluation order candidates by one function: for the same models and the same input
+    # (history='test' is the input of the test split), the item served at position p evaluates at rank p
+    s = RecSettings(
+        user_emb="random", item_emb="random", hidden=16, blocks=1, epochs=4, eval_every=2, lr=5e-3,
+        batch_size=64, candidates=15, k=15,
+    )  # fmt: skip
+    res = run_two_stage(chain, None, None, s, seed=2)
+    retriever, reranker = res.models
+    assert retriever is not reranker
+    served = TwoStageRecommender(retriever, reranker).recommend(None, history="test")
+    assert served.groupby("user").size().eq(15).all()
+
+    # the held-out item: served at its evaluated final rank, or not served and ranked beyond the list
+    ranks = held_out_ranks(retriever, reranker).merge(served, on=["user", "item"], how="left")
+    inside = ranks["rank"].notna()
+    assert 0 < int(inside.sum()) < len(ranks)
+    assert (ranks.loc[inside, "rank"] == ranks.loc[inside, "final_rank"]).all()
+    assert (ranks.loc[~inside, "final_rank"] > 15).all()
+
+    # every served item, taken as the target, evaluates at its served position
+    es = chain.eval_set("test")
+    a, b = retriever.score_eval_set(es), reranker.score_eval_set(es)
+    excl = seen_mask(es.history, a.shape[1])
+    by_user = served.set_index(["user", "rank"])["item"]
+    for p in range(1, 16):
+        items = [by_user[(chain.users[u], p)] for u in es.users]
+        targets = torch.as_tensor(chain.encode_items(items))
+        _, final = two_stage_ranks(a, b, targets, excl, n_candidates=15)
+        assert final.tolist() == [p - 1] * len(es), p

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+
 from persona.rec import EvalSet, Interactions, SASRecRecommender, evaluate, leave_one_out
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -24,9 +25,25 @@ class _Popularity:
         return out
 
 
+def _ml100k(datasets: Path) -> pd.DataFrame:
+    raw = pd.read_csv(datasets / "ml-100k" / "u.data", sep="\t", names=["user", "item", "rating", "ts"], dtype={"user": str, "item": str})
+    return leave_one_out(raw, by="ts")
+
+
+def test_ml100k_splits_as_persona_ingest_stores_it(datasets: Path) -> None:
+    from persona.ingest import read_movielens
+
+    stored = next(r.df for r in read_movielens(datasets / "ml-100k").rels if r.type == "RATED")
+    mine = _ml100k(datasets)
+    key = ["user", "item", "pos", "split"]
+    want = stored.rename(columns={"src": "user", "dst": "item"})[key]
+    merged = mine[key].merge(want, on=["user", "item"], suffixes=("", "_stored"))
+    assert len(merged) == len(mine) == len(want) == 100_000
+    assert (merged["pos"] == merged["pos_stored"]).all() and (merged["split"] == merged["split_stored"]).all()
+
+
 def test_sasrec_beats_popularity_on_ml100k(datasets: Path) -> None:
-    raw = pd.read_csv(datasets / "ml-100k" / "u.data", sep="\t", names=["user", "item", "rating", "ts"])
-    inter = Interactions.from_frame(leave_one_out(raw, by="ts"), source="ml-100k/u.data")
+    inter = Interactions.from_frame(_ml100k(datasets), source="ml-100k/u.data")
     assert (inter.n_users, inter.n_items, len(inter)) == (943, 1682, 100_000)
     pop = evaluate(_Popularity(inter), inter, "test", sampled=0)
     rec = SASRecRecommender(

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from persona.rec import TABLE3_VARIANTS, Interactions, random_search, run_experiment
 
 from persona.config import RecSettings
+from persona.rec import TABLE3_VARIANTS, Interactions, random_search, run_experiment
 
 from .synth import chain_frame
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from persona.rec import Interactions, leave_one_out, pad_left, split_sessions
 
 
@@ -155,12 +156,40 @@ def test_session_mode_inputs_are_the_current_session() -> None:
     assert a.inputs[0].tolist() == [6]
 
 
-def test_leave_one_out_breaks_ties_by_item() -> None:
+def test_leave_one_out_breaks_ties_like_ingest() -> None:
+    # equal timestamps keep the record (row) order, the rule `persona ingest` stores; then item id
     df = pd.DataFrame({"user": [1, 1, 1, 1, 2], "item": ["c", "a", "b", "d", "z"], "ts": [5, 5, 5, 9, 1]})
     out = leave_one_out(df)
-    assert out["item"].tolist() == ["a", "b", "c", "d", "z"]
+    assert out["item"].tolist() == ["c", "a", "b", "d", "z"]
     assert out["split"].tolist() == ["train", "train", "valid", "test", "train"]
     assert out["pos"].tolist() == [0, 1, 2, 3, 0]
+    both = leave_one_out(df.assign(rec=[2, 1, 1, 0, 0]), order="rec")  # a and b share a record: item decides
+    assert both["item"].tolist() == ["a", "b", "c", "d", "z"]
+
+
+def test_rec_split_equals_ingest_split_on_ties() -> None:
+    from persona.ingest.sequences import finish_interactions
+
+    rng = np.random.default_rng(0)
+    rows = [
+        (f"u{u}", f"i{i}", int(rng.integers(0, 3)))  # three timestamps for eight items: ties everywhere
+        for u in range(40)
+        for i in rng.choice(50, size=int(rng.integers(2, 9)), replace=False)
+    ]
+    df = pd.DataFrame(rows, columns=["user", "item", "ts"]).sample(frac=1.0, random_state=1)
+    rec = leave_one_out(df)
+    stored = finish_interactions(
+        pd.DataFrame({"src": df["user"], "dst": df["item"], "rating": 1.0, "ts": df["ts"], "order": np.arange(len(df))}),
+        0,
+        {},
+    )
+    assert len(rec) == len(stored) == len(df)
+    key = ["user", "item", "pos", "split"]
+    got = rec[key].sort_values(["user", "pos"]).reset_index(drop=True)
+    want = stored.rename(columns={"src": "user", "dst": "item"})[key].sort_values(["user", "pos"]).reset_index(drop=True)
+    assert got.equals(want)
+    assert (df.groupby("user")["ts"].nunique() < df.groupby("user").size()).mean() > 0.5  # the ties are real
+    assert set(got["split"]) == {"train", "valid", "test"}
 
 
 def test_fingerprint_tracks_content() -> None:

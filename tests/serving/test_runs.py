@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from persona import pipeline, runs
 from persona.config import load_settings
@@ -60,6 +61,25 @@ def test_each_store_answers_with_its_own_run(two_stores):
     (sa, ra), (sb, rb) = two_stores["a"], two_stores["b"]
     assert ra.run_dir != rb.run_dir and ra.run_dir.parent.parent != rb.run_dir.parent.parent
     assert pipeline.recommend_user(sa, "U00001")["item"].tolist() != pipeline.recommend_user(sb, "U00001")["item"].tolist()
+
+
+def test_served_list_is_the_evaluated_ranking_of_the_run(two_stores):
+    # `persona recommend USER` and the evaluation's rank function agree item by item on the run's models,
+    # with the input serving uses (the whole history)
+    from persona.rec import two_stage_ranks
+    from persona.rec.evaluate import seen_mask
+
+    s, _rep = two_stores["a"]
+    served = pipeline.recommend_user(s, "U00001", k=10)
+    two, _run, _folder = pipeline.load_recommender(s)
+    inter = two.retriever.interactions
+    es = inter.eval_set("all", ["U00001"], with_target=False)
+    a, b = two.retriever.score_eval_set(es), two.reranker.score_eval_set(es)
+    excl = seen_mask(es.history, a.shape[1])
+    targets = torch.as_tensor(inter.encode_items(served["item"].tolist()))
+    n = len(targets)
+    _, final = two_stage_ranks(a.expand(n, -1), b.expand(n, -1), targets, excl.expand(n, -1), two.candidates)
+    assert final.tolist() == list(range(n)) and served["rank"].tolist() == list(range(1, n + 1))
 
 
 def test_runs_are_recorded_and_everything_names_its_run(two_stores):

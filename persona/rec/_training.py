@@ -1,0 +1,238 @@
+"""The SASRec training loop: windows, learning-rate schedule, early stopping, its typed state.
+
+:class:`~persona.rec.model.SASRecRecommender` builds the module and the optimiser, then hands them to
+:func:`train_loop` with a :class:`TrainState` (fresh, or read back from a checkpoint by
+:mod:`._checkpoint`). Everything random is passed in: the shuffling and negative sampling draw from the
+given ``torch.Generator``; dropout draws from torch's global RNG, which the caller seeds inside an
+isolated scope (:func:`persona.rec._torch.isolated_rng`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from typing_extensions import NotRequired, TypedDict  # typing has both from Python 3.11
+
+from persona.config import RecSettings
+
+from .sasrec import SASRec
+from .sequences import Interactions
+
+log = logging.getLogger(__name__)
+
+
+#: One epoch's record: ``epoch`` (1-based), mean ``loss``, ``seconds``, and ``valid_ndcg@10`` when the
+#: epoch ended with a validation. A dict (not a dataclass) because callbacks and run files read it as one.
+EpochRecord = TypedDict(
+    "EpochRecord", {"epoch": int, "loss": float, "seconds": float, "valid_ndcg@10": NotRequired[float]}
+)
+
+
+def scheduled_lr(settings: RecSettings, step: int, steps_per_epoch: int) -> float:
+    """Learning rate at optimiser step ``step`` (0-based) under ``settings.lr_schedule``.
+
+    ``'cosine'``: linear warm-up from ``lr / steps_per_epoch`` to ``lr`` over the first epoch, then a
+    half-cosine from ``lr`` down to 0 at the end of epoch ``settings.epochs``.
+
+    Example:
+        >>> s = RecSettings(lr=1e-3, epochs=10, lr_schedule="cosine")
+        >>> [round(scheduled_lr(s, i, 10) * 1e3, 3) for i in (0, 9, 10, 54, 99)]
+        [0.1, 1.0, 1.0, 0.5, 0.0]
+    """
+    if settings.lr_schedule == "constant":
+        return settings.lr
+    warm = max(steps_per_epoch, 1)
+    if step < warm:
+        return settings.lr * (step + 1) / warm
+    total = max(settings.epochs * steps_per_epoch - warm, 1)
+    return settings.lr * 0.5 * (1.0 + math.cos(math.pi * min(step - warm + 1, total) / total))
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Training windows, right-aligned, 0 = padding.
+
+    Attributes:
+        inputs: ``[S, L]`` item indices the module reads.
+        targets: ``[S, L]`` next items, or ``[S, L + 1]`` with a persona slot in column 0.
+        users: ``[S]`` user index of each window.
+    """
+
+    inputs: Tensor
+    targets: Tensor
+    users: Tensor
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def to(self, device: torch.device) -> Windows:
+        """The same windows on ``device``."""
+        return Windows(self.inputs.to(device), self.targets.to(device), self.users.to(device))
+
+
+def training_windows(inter: Interactions, max_len: int, persona: bool) -> Windows:
+    """Training windows built from ``split == 'train'`` items only (SASRec shifting).
+
+    Each training sequence ``s`` (a user's train items, or a session's) is cut from its end into windows
+    of ``max_len`` inputs; in a window, position ``j`` reads ``s[..j]`` and predicts ``s[j+1]``, so every
+    train item after the first is a target exactly once, with up to ``max_len`` items of context. With a
+    persona token (``persona``) the persona slot of the window that starts the sequence predicts ``s[0]``.
+
+    Raises:
+        ValueError: no sequence is long enough to give a training example.
+    """
+    L = max_len
+    users, seqs = inter.train_sequences()
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    us: list[int] = []
+    for u, s in zip(users.tolist(), seqs):
+        n = len(s)
+        if n < (1 if persona else 2):
+            continue
+        e = n
+        while True:
+            start = max(0, e - 1 - L)
+            inp = s[start : e - 1]
+            tgt = s[start + 1 : e] if e >= 1 else s[:0]
+            x = np.zeros(L, np.int64)
+            y = np.zeros(L + (1 if persona else 0), np.int64)
+            if len(inp):
+                x[L - len(inp) :] = inp
+                y[len(y) - len(tgt) :] = tgt
+            if persona and start == 0:
+                y[0] = s[0]
+            if (y > 0).any():
+                xs.append(x)
+                ys.append(y)
+                us.append(u)
+            if start == 0:
+                break
+            e -= L
+    if not xs:
+        raise ValueError("no training examples: every training sequence is too short (need 2 train items)")
+    return Windows(
+        torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys)), torch.tensor(us, dtype=torch.long)
+    )
+
+
+@dataclass
+class TrainState:
+    """Where training stands; all of it goes into a checkpoint, so a resumed run continues exactly.
+
+    Attributes:
+        epoch: epochs completed.
+        best_state: module weights at the best validation so far (``None`` before the first).
+        best_score: best validation NDCG@10 so far.
+        best_epoch: the epoch that reached it.
+        bad: validations in a row without improvement.
+        done: early stopping fired.
+        history: one :data:`EpochRecord` per completed epoch.
+    """
+
+    epoch: int = 0
+    best_state: dict[str, Tensor] | None = None
+    best_score: float = float("-inf")
+    best_epoch: int = 0
+    bad: int = 0
+    done: bool = False
+    history: list[EpochRecord] = field(default_factory=list)
+
+    def observe(self, score: float, module: SASRec, patience: int) -> None:
+        """Early stopping: keep the weights of a new best ``score``; stop after ``patience`` without one."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch, self.bad = score, self.epoch, 0
+            self.best_state = copy.deepcopy(module.state_dict())
+        else:
+            self.bad += 1
+            self.done = self.bad >= patience
+
+
+def _trim(x: Tensor, y: Tensor, persona: bool) -> tuple[Tensor, Tensor]:
+    """Drop leading all-padding columns of a right-aligned batch (outputs are unchanged)."""
+    nz = (x > 0).any(0)
+    first = int(nz.nonzero()[0]) if bool(nz.any()) else x.shape[1]
+    if persona:
+        return x[:, first:], torch.cat([y[:, :1], y[:, 1 + first :]], dim=1)
+    return x[:, first:], y[:, first:]
+
+
+def train_loop(
+    module: SASRec,
+    windows: Windows,
+    settings: RecSettings,
+    state: TrainState,
+    *,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    n_neg: int,
+    validate: Callable[[], float] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    save: Callable[[TrainState], None] | None = None,
+) -> TrainState:
+    """Train ``module`` from ``state`` until ``settings.epochs`` or early stopping; restore the best weights.
+
+    Args:
+        module: the module, on the windows' device.
+        windows: training windows (:func:`training_windows`), on the module's device.
+        settings: batch size, learning rate and schedule, loss, epochs, ``eval_every``, ``patience``.
+        state: the state to continue from (updated in place and returned).
+        optimizer: Adam over ``module``'s parameters.
+        generator: CPU generator for shuffling and negative sampling.
+        n_neg: negatives per target for ``loss='bce'``.
+        validate: returns the validation NDCG@10; ``None`` = no early stopping.
+        on_epoch: called with each epoch's record.
+        save: called after every validation (and when stopping) with the state; writes a checkpoint.
+
+    Returns:
+        ``state``; with ``validate``, ``module`` holds the best weights on return.
+    """
+    s = settings
+    n = len(windows)
+    X, Y, U = windows.inputs, windows.targets, windows.users
+    steps_per_epoch = -(-n // s.batch_size)
+    while not state.done and state.epoch < s.epochs:
+        t0 = time.perf_counter()
+        module.train()
+        perm = torch.randperm(n, generator=generator).to(X.device)
+        total, batches = 0.0, 0
+        for bi, b in enumerate(range(0, n, s.batch_size)):
+            for g in optimizer.param_groups:
+                g["lr"] = scheduled_lr(s, state.epoch * steps_per_epoch + bi, steps_per_epoch)
+            idx = perm[b : b + s.batch_size]
+            x, y = _trim(X[idx], Y[idx], module.has_user)
+            loss = module.loss(
+                x, y, U[idx] if module.has_user else None, kind=s.loss, n_neg=n_neg, generator=generator
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            batches += 1
+        state.epoch += 1
+        rec: EpochRecord = {
+            "epoch": state.epoch,
+            "loss": total / max(batches, 1),
+            "seconds": time.perf_counter() - t0,
+        }
+        evaluate_now = state.epoch % s.eval_every == 0 or state.epoch == s.epochs
+        if validate is not None and evaluate_now:
+            rec["valid_ndcg@10"] = score = validate()
+            state.observe(score, module, s.patience)
+        state.history.append(rec)
+        if on_epoch is not None:
+            on_epoch(rec)
+        log.debug("epoch %s", rec)
+        if save is not None and (evaluate_now or state.done):
+            save(state)
+    if validate is not None and state.best_state is not None:
+        module.load_state_dict(state.best_state)
+    return state

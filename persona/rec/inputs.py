@@ -1,0 +1,66 @@
+"""The recommender's inputs as the store holds them: interactions (with their stored split) and vectors.
+
+Read through named queries (``cypher/rec_*.cypher``), so the split every model sees is the one
+``persona ingest`` stored (:func:`persona.ingest.sequences.assign_split`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from persona.config import Settings
+from persona.errors import ConfigError, ModelError
+from persona.kgstore import GraphStore
+
+from .sequences import Interactions
+from .splits import split_sessions
+
+__all__ = ["interactions_frame", "load_interactions", "user_vectors", "vectors"]
+
+Log = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def interactions_frame(store: GraphStore) -> pd.DataFrame:
+    """All RATED edges as ``user, item, pos, split, ts`` (the split decides what models may see)."""
+    df = store.frame_named("rec_interactions")
+    if df.empty:
+        raise ModelError(f"{store.uri}: no RATED interactions; run `persona ingest …` first")
+    return df
+
+
+def vectors(store: GraphStore, name: str) -> dict[str, np.ndarray]:
+    """id → vector from a named query returning ``id, vec``."""
+    df = store.frame_named(name)
+    return {i: np.asarray(v, dtype=np.float32) for i, v in zip(df["id"], df["vec"]) if v is not None}
+
+
+def load_interactions(store: GraphStore, settings: Settings) -> Interactions:
+    """Interactions for the sequence models, in the session view when ``rec.session_gap_s`` is set."""
+    df = interactions_frame(store)
+    gap = settings.rec.session_gap_s
+    if gap:
+        if df["ts"].isna().any():
+            raise ConfigError(f"{store.uri}: rec.session_gap_s needs timestamps, and some interactions have none")
+        return Interactions.from_frame(split_sessions(df, gap), session_col="session", source=store.uri)
+    return Interactions.from_frame(df, source=store.uri)
+
+
+def user_vectors(store: GraphStore, settings: Settings, variant: str, log: Log = _noop) -> dict[str, np.ndarray] | None:
+    """User vectors for a retriever variant: ``kg`` personas, ``llm`` summary embeddings, else None."""
+    if variant == "kg":
+        vecs = vectors(store, "rec_user_personas")
+        if not vecs:
+            raise ModelError("no personas in the store; run `persona train personas` first")
+        return vecs
+    if variant == "llm":
+        from persona.learn.summaries import user_summary_vectors
+
+        return user_summary_vectors(store, settings, log=log)
+    return None
