@@ -1,6 +1,6 @@
 """End-to-end wall time and peak memory of `persona ingest … && persona train` (cold: empty caches).
 
-Run: ``python bench/bench_train_e2e.py [--graph ml100k|movies_tv|demo] [--store embedded|neo4j]``.
+Run: ``python bench/bench_train_e2e.py [--graph ml100k|movies_tv|demo] [--store embedded|neo4j] [--device cuda]``.
 Each step runs as its own process in a fresh working folder (no embedding cache, no checkpoints), timed
 from the outside; peak memory is the child's max RSS. Writes ``bench/results/train_e2e_<graph>.json``.
 Targets (2-core machine, MiniLM): ML-100K ≤ 3 min cold, Movies & TV-sized ≤ 12 min.
@@ -37,6 +37,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--graph", default="ml100k", choices=["ml100k", "movies_tv", "demo"])
     ap.add_argument("--store", default="embedded", choices=["embedded", "neo4j"])
+    ap.add_argument("--device", default=None, help="passed to `persona train --device` (e.g. cuda)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="persona-e2e-")
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
@@ -58,10 +59,11 @@ def main() -> None:
         ) % (str(Path(__file__).resolve().parent), store)
         steps.append(_run([sys.executable, "-c", code], work, env))
         sizes = MOVIES_TV
-    steps.append(_run(["persona", "train", "--store", store, "-q"], work, env))
+    steps.append(_run(["persona", "train", "--store", store, "-q", *(["--device", args.device] if args.device else [])], work, env))
     total = sum(s["seconds"] for s in steps)
-    out = write_result(f"train_e2e_{args.graph}_{args.store}", {
-        "graph": args.graph, "store": args.store, "sizes": sizes, "total_seconds": round(total, 2), "steps": steps,
+    suffix = f"_{args.device.replace(':', '')}" if args.device else ""
+    out = write_result(f"train_e2e_{args.graph}_{args.store}{suffix}", {
+        "graph": args.graph, "store": args.store, "device": args.device or "cpu", "sizes": sizes, "total_seconds": round(total, 2), "steps": steps,
         "targets": {"ml100k_s": 180, "movies_tv_s": 720},
     })
     print(f"{args.graph} on {args.store}: {total:.1f}s total → {out}")
