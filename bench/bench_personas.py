@@ -57,7 +57,7 @@ def _frames(name: str) -> tuple[Any, str]:
         )
         return g, "ML-100K + DBpedia movies (real)"
     g = planted_movies_tv()
-    return g, "Movies & TV-sized planted-taste graph (persona.learn._synthetic, Table 1 sizes, 10 tastes)"
+    return g, "Movies & TV-sized planted-taste graph (persona.ingest.demo.generate_demo with its knowledge layer, Table 1 sizes, 10 tastes)"
 
 
 def _export_rate(store: Any, repeats: int = 3) -> dict[str, Any]:

@@ -233,6 +233,9 @@ def generate_demo(
     also_view: int = 4,
     start_ts: int = 1_514_764_800,
     k_core: int = 0,
+    kg_entities: int = 0,
+    kg_triples: int = 0,
+    p_kg_taste: float = 0.85,
 ) -> GraphFrames:
     """Generate the demo graph (see the module doc for what is planted).
 
@@ -250,6 +253,13 @@ def generate_demo(
         also_view: ``ALSO_VIEW`` edges per item.
         start_ts: Unix time of the earliest possible interaction (default 2018-01-01).
         k_core: Optional k-core on the interactions (0 = off).
+        kg_entities: Size of an optional DBpedia-like knowledge layer (subjects, series, literary genres,
+            cover artists, publishers, awards, languages, places): this many entity nodes ...
+        kg_triples: ... joined to items by this many triples, each from the item's taste pool with
+            probability ``p_kg_taste`` for the taste-bearing relations (see :data:`KG_RELATIONS`). Drawn
+            after everything else from a second generator, so the rest of the graph does not change; the
+            benchmarks use it for a graph of the paper's Table 1 sizes (``bench/_common.py``).
+        p_kg_taste: See ``kg_triples``.
 
     Returns:
         Frames with ``User`` (``planted_taste``), ``Item`` (``title``, ``description``,
@@ -474,5 +484,82 @@ def generate_demo(
     )
     gf.add_rels("ALSO_BUY", "Item", "Item", pd.DataFrame(ab, columns=["src", "dst"]))
     gf.add_rels("ALSO_VIEW", "Item", "Item", pd.DataFrame(av, columns=["src", "dst"]))
+    if kg_triples or kg_entities:
+        _add_knowledge(gf, np.random.default_rng([seed, 1]), item_ids, item_taste, themes,
+                       kg_entities, kg_triples, p_kg_taste)
     check_endpoints(gf)
     return gf
+
+
+#: The optional knowledge layer: (relationship type, target label, share of triples, per-taste pool?),
+#: shaped like DBpedia's book triples (dct:subject dominates; awards, publishers and languages are shared).
+KG_RELATIONS: tuple[tuple[str, str, float, bool], ...] = (
+    ("HAS_SUBJECT", "Subject", 0.45, True),
+    ("IN_SERIES", "Series", 0.10, True),
+    ("LITERARY_GENRE", "LiteraryGenre", 0.08, True),
+    ("COVER_ARTIST", "Person", 0.12, True),
+    ("COUNTRY", "Place", 0.08, True),
+    ("PUBLISHED_BY", "Company", 0.07, False),
+    ("WON_AWARD", "Award", 0.05, False),
+    ("IN_LANGUAGE", "Language", 0.05, False),
+)
+_KG_ENTITY_SHARE = {"Subject": 0.45, "Person": 0.30, "Series": 0.12, "Place": 0.05, "Company": 0.03,
+                    "Award": 0.02, "LiteraryGenre": 0.02, "Language": 0.01}
+
+
+def _add_knowledge(
+    gf: GraphFrames, rng: np.random.Generator, item_ids: list[str], item_taste: np.ndarray,
+    themes: tuple[_Theme, ...], n_entities: int, n_triples: int, p_taste: float,
+) -> None:
+    """Entity pools per label (split into per-taste sub-pools named from the taste's vocabulary) and
+    ``n_triples`` distinct item → entity edges."""
+    if n_entities < 0 or n_triples < 0:
+        raise ConfigError(f"kg_entities and kg_triples must be >= 0, got {n_entities}, {n_triples}")
+    if not 0.0 <= p_taste <= 1.0:
+        raise ConfigError(f"p_kg_taste must be in [0, 1], got {p_taste}")
+    tastes = len(themes)
+    total = sum(_KG_ENTITY_SHARE.values())
+    pools: dict[str, list[np.ndarray]] = {}
+    for label, share in _KG_ENTITY_SHARE.items():
+        n = max(tastes, round(max(n_entities, 1) * share / total))
+        ent_taste = np.arange(n) % tastes
+        names = []
+        for k, t in enumerate(ent_taste):
+            th = themes[int(t)]
+            if label in ("Subject", "Series", "LiteraryGenre"):
+                word = th.words[k // tastes % len(th.words)].title()
+                names.append(f"{word} ({th.category} {label.lower()} {k})" if label != "LiteraryGenre"
+                             else f"{word} {th.category}")
+            elif label == "Person":
+                names.append(f"{_FIRST[rng.integers(len(_FIRST))]} {_LAST[rng.integers(len(_LAST))]} ({k})")
+            else:
+                names.append(f"{label} {k}")
+        ids = np.array([f"http://dbpedia.org/resource/Demo_{label}_{k}" for k in range(n)])
+        gf.add_nodes(label, pd.DataFrame({"id": ids, "name": names}))
+        pools[label] = [ids[ent_taste == t] for t in range(tastes)] + [ids]
+    rel_share = np.array([r[2] for r in KG_RELATIONS])
+    items = np.asarray(item_ids)
+    edges: dict[int, set[tuple[int, str]]] = {r: set() for r in range(len(KG_RELATIONS))}
+    made, guard = 0, 0
+    while made < n_triples and guard < 50:
+        need = n_triples - made
+        rel_of = rng.choice(len(KG_RELATIONS), need, p=rel_share / rel_share.sum())
+        src = rng.integers(0, len(items), need)
+        own = rng.random(need) < p_taste
+        pick = rng.random(need)
+        for r, i, o, u in zip(rel_of.tolist(), src.tolist(), own.tolist(), pick.tolist()):
+            _, label, _, tasteful = KG_RELATIONS[r]
+            pool = pools[label][int(item_taste[i])] if tasteful and o else pools[label][-1]
+            pair = (i, str(pool[int(u * len(pool))]))
+            if pair not in edges[r]:
+                edges[r].add(pair)
+                made += 1
+                if made == n_triples:
+                    break
+        guard += 1
+    for r, pairs in edges.items():
+        if pairs:
+            rel, label, _, _ = KG_RELATIONS[r]
+            ordered = sorted(pairs)
+            gf.add_rels(rel, "Item", label, pd.DataFrame({"src": items[[i for i, _ in ordered]],
+                                                          "dst": [e for _, e in ordered]}))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from ingest_testutil import rel
+
 from persona.ingest import generate_demo
 from persona.ingest.demo import THEMES
 
@@ -95,3 +96,31 @@ def test_arguments_are_checked() -> None:
     small = generate_demo(users=5, items=8, tastes=1, seed=0)
     assert set(small.nodes["User"]["planted_taste"]) == {0}
     assert np.all(rel(small, "RATED").groupby("src").size() <= 8)
+
+
+def test_knowledge_layer_adds_exact_sizes_without_changing_the_shop() -> None:
+    """The benchmarks' Table 1-sized graph is the demo plus its DBpedia-like knowledge layer: exactly the
+    requested entities/triples, distinct triples, taste-bearing relations mostly within the item's taste,
+    and the rest of the graph identical to the plain demo of the same seed."""
+    from persona.ingest.demo import KG_RELATIONS, generate_demo
+
+    plain = generate_demo(users=60, items=80, tastes=4, seed=3)
+    kg = generate_demo(users=60, items=80, tastes=4, seed=3, kg_entities=400, kg_triples=1500, p_kg_taste=0.9)
+    for label, df in plain.nodes.items():
+        assert df.equals(kg.nodes[label].iloc[: len(df)].reset_index(drop=True)), label
+    plain_rels = {r.type: r.df for r in plain.rels}
+    kg_rels = {r.type: r.df for r in kg.rels}
+    for t, df in plain_rels.items():
+        assert df.equals(kg_rels[t]), t
+    layer = [t for t, _, _, _ in KG_RELATIONS]
+    triples = sum(len(kg_rels[t]) for t in layer if t in kg_rels)
+    assert triples == 1500
+    new_entities = sum(len(kg.nodes[lab]) - len(plain.nodes.get(lab, [])) for lab in kg.nodes)
+    assert 390 <= new_entities <= 410  # shares are rounded per label
+    taste = dict(zip(kg.nodes["Item"]["id"], kg.nodes["Item"]["planted_taste"]))
+    sub = kg_rels["HAS_SUBJECT"]
+    assert not sub.duplicated(["src", "dst"]).any()
+    ids = kg.nodes["Subject"]["id"].tolist()
+    ent_taste = {e: k % 4 for k, e in enumerate(ids)}
+    within = (sub["src"].map(taste) == sub["dst"].map(ent_taste)).mean()
+    assert within > 0.85  # 0.9 from the taste pool, plus the global pool's own quarter
