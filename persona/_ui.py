@@ -11,13 +11,23 @@ import json
 import math
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -55,7 +65,9 @@ class StageCounter:
     shows the overall count.
 
     ``add(key, description, completed, total)``, ``update(key, completed, total)`` and ``remove(key)``
-    receive the rows (``total`` None: not known yet).
+    receive the rows (``total`` None: not known yet). ``finish(key)``, when given, is told about every
+    row of a stream once another stream starts (producers report one stage at a time, so the earlier
+    stream is over even when it stopped short of its total, e.g. HDGI stopping early).
     """
 
     def __init__(
@@ -63,10 +75,29 @@ class StageCounter:
         add: Callable[[str, str, int, int | None], None],
         update: Callable[[str, int, int | None], None],
         remove: Callable[[str], None],
+        finish: Callable[[str], None] | None = None,
     ) -> None:
-        self._add, self._update, self._remove = add, update, remove
+        self._add, self._update, self._remove, self._finish = add, update, remove, finish
         self._stages: dict[str, _Stage] = {}
         self._last: _Stream | None = None
+
+    def finish_all(self) -> None:
+        """Tell ``finish`` about every row so far (other work starts)."""
+        if self._finish is None:
+            return
+        seen: set[int] = set()
+        for stage in self._stages.values():
+            if id(stage.stream) not in seen:
+                seen.add(id(stage.stream))
+                self._finish_stream(stage.stream)
+
+    def _finish_stream(self, s: _Stream) -> None:
+        if self._finish is None:
+            return
+        for d in s.stages:
+            self._finish(d)
+        if s.cumulative:
+            self._finish(_TOTAL_ROW + str(id(s)))
 
     def __call__(self, desc: str, done: int, total: int) -> None:
         stage = self._stages.get(desc)
@@ -75,6 +106,8 @@ class StageCounter:
             if s is not None and s.total == total and s.done < total and done >= s.done and s.stages:
                 self._continue(s, desc)
             else:
+                if s is not None:
+                    self._finish_stream(s)
                 s = _Stream(total)
                 self._stages[desc] = _Stage(s, 0)
                 s.stages.append(desc)
@@ -107,34 +140,134 @@ class StageCounter:
         self._add(desc, desc, 0, None)
 
 
-@contextmanager
-def progress_bar(quiet: bool = False) -> Iterator[Any]:
-    """Yield a ``progress(description, done, total)`` callback drawing Rich bars (see :class:`StageCounter`).
+class Bars(StageCounter):
+    """What :func:`progress_bar` yields: a ``progress(description, done, total)`` callback drawing one row
+    per stage (see :class:`StageCounter`), plus a bar per trained model and an overall bar with the time
+    left (:class:`persona.rec.experiment.TrainingProgress`). Finished rows are hidden at once."""
 
-    The bars are transient (gone when the work is done) and only drawn on a terminal.
+    def __init__(self, prog: Progress) -> None:
+        self._prog = prog
+        self._tasks: dict[str, TaskID] = {}
+        super().__init__(self._add_row, self._update_row, self._remove_row, self._hide_row)
+
+    def _add_row(self, key: str, desc: str, completed: int, total: int | None) -> None:
+        self._tasks[key] = self._prog.add_task(desc, completed=completed, total=total, info="")
+
+    def _update_row(self, key: str, completed: int, total: int | None) -> None:
+        finished = total is not None and completed >= total
+        if total is None:
+            self._prog.update(self._tasks[key], completed=completed, visible=True)
+        else:
+            self._prog.update(self._tasks[key], completed=completed, total=total, visible=not finished)
+
+    def _remove_row(self, key: str) -> None:
+        self._prog.remove_task(self._tasks.pop(key))
+
+    def _hide_row(self, key: str) -> None:
+        if key in self._tasks:
+            self._prog.update(self._tasks[key], visible=False)
+
+    @contextmanager
+    def model(self, description: str, epochs: int) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+        """A bar of ``epochs`` epochs while one model trains; the callback takes an epoch record
+        (``epoch``, ``loss``, ``valid_ndcg@10``); the bar is removed when the model is done."""
+        self.finish_all()
+        task = self._prog.add_task(description, total=epochs, info="")
+        best = -math.inf
+
+        def on_epoch(rec: Mapping[str, Any]) -> None:
+            nonlocal best
+            self._prog.update(task, completed=int(rec["epoch"]), info=epoch_info(rec, best))
+            best = max(best, float(rec.get("valid_ndcg@10", -math.inf)))
+
+        try:
+            yield on_epoch
+        finally:
+            self._prog.remove_task(task)
+
+    @contextmanager
+    def overall(self, description: str, total: int, done: int = 0) -> Iterator[Callable[[], None]]:
+        """A bar over ``total`` units, ``done`` of them finished before, showing the time left (mean time
+        per unit finished here); the callback marks one more unit finished."""
+        self.finish_all()
+        now = time.monotonic()
+        task = self._prog.add_task(description, total=total, completed=done, info="", eta=(now, 0, now))
+
+        finished = 0
+
+        def advance() -> None:
+            nonlocal finished
+            finished += 1
+            self._prog.update(task, advance=1, eta=(now, finished, time.monotonic()))
+
+        try:
+            yield advance
+        finally:
+            self._prog.remove_task(task)
+
+
+def epoch_info(rec: Mapping[str, Any], best: float = -math.inf) -> str:
+    """``loss 0.6931 · valid NDCG@10 0.0712 (best 0.0740)`` for one epoch record."""
+    parts = [f"loss {fmt_metric(float(rec['loss']))}"]
+    v = rec.get("valid_ndcg@10")
+    if v is not None:
+        text = f"valid NDCG@10 {fmt_metric(float(v))}"
+        if math.isfinite(best) and best > float(v):
+            text += f" (best {fmt_metric(best)})"
+        parts.append(text)
+    return " · ".join(parts)
+
+
+def time_left(started: float, finished: int, last: float, left: int, now: float) -> str:
+    """The remaining-time text of an overall bar: the mean time per unit finished so far times the
+    units left, less the time the current unit has already run.
+
+    Example:
+        >>> time_left(0.0, 2, 600.0, 3, 660.0)
+        'about 14 min left'
     """
-    if quiet or not sys.stderr.isatty():
+    if left <= 0:
+        return ""
+    if finished <= 0:
+        return "estimating time left…"
+    per = (last - started) / finished
+    s = max(per * left - (now - last), 0.0)
+    if s < 60:
+        return "under a minute left"
+    m = round(s / 60)
+    return f"about {m} min left" if m < 60 else f"about {m // 60} h {m % 60:02d} min left"
+
+
+class _InfoColumn(ProgressColumn):
+    """A row's note: a model's loss and validation NDCG, or the overall bar's time left."""
+
+    max_refresh = 1.0
+
+    def render(self, task: Task) -> Text:
+        eta = task.fields.get("eta")
+        if eta is not None:
+            t0, n, last = eta
+            left = int((task.total or 0) - task.completed)
+            return Text(time_left(t0, n, last, left, time.monotonic()), style="cyan")
+        return Text(str(task.fields.get("info", "")), style="dim")
+
+
+@contextmanager
+def progress_bar(quiet: bool = False, console: Console | None = None) -> Iterator[Bars | None]:
+    """Yield a :class:`Bars` drawing Rich bars on stderr (``None`` when ``quiet`` or not a terminal).
+
+    The bars are transient: a finished row is hidden at once, and all are gone when the work is done.
+    ``console``: draw there instead (tests).
+    """
+    con = console or err_console
+    if quiet or (console is None and not sys.stderr.isatty()):
         yield None
         return
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, transient=True,
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), _InfoColumn(),
+        console=con, transient=True,
     ) as prog:
-        tasks: dict[str, Any] = {}
-
-        def add(key: str, desc: str, completed: int, total: int | None) -> None:
-            tasks[key] = prog.add_task(desc, completed=completed, total=total)
-
-        def update(key: str, completed: int, total: int | None) -> None:
-            if total is None:
-                prog.update(tasks[key], completed=completed)
-            else:
-                prog.update(tasks[key], completed=completed, total=total)
-
-        def remove(key: str) -> None:
-            prog.remove_task(tasks.pop(key))
-
-        yield StageCounter(add, update, remove)
+        yield Bars(prog)
 
 
 # ----------------------------------------------------------------------------------------- numbers

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -109,7 +110,8 @@ def train(
 
         t0 = time.perf_counter()
         log(f"retriever (user={rs.user_emb}, item={rs.item_emb}) and reranker: training SASRec")
-        out = run_two_stage(inter, uvecs, item_text, rs, rs.seed)
+        with _model_bars(progress, rs) as on_epoch:
+            out = run_two_stage(inter, uvecs, item_text, rs, rs.seed, on_epoch=on_epoch)
         timings["rec_s"] = time.perf_counter() - t0
         retriever, reranker = out.retriever, out.reranker
         retriever.save(run_dir / "retriever.pt")
@@ -142,6 +144,31 @@ def train(
             "timings": timings, "persona": persona_info, "best_epoch": out.retriever_best_epoch,
             "valid_ndcg@10": out.retriever_valid_ndcg})
     return TrainReport(run_id, metrics, timings, written, persona_info, run_dir)
+
+
+@contextmanager
+def _model_bars(progress: Progress | None, rs: Any) -> Iterator[Callable[[Any], None] | None]:
+    """The per-epoch callback of :func:`persona.rec.run_two_stage` drawing one bar per model (retriever,
+    then reranker: a record of epoch 1 after later ones starts the next model) when ``progress`` can."""
+    from persona.rec.experiment import TrainingProgress
+
+    if not isinstance(progress, TrainingProgress):
+        yield None
+        return
+    names = [f"SASRec retriever ({rs.user_emb}, {rs.item_emb})", "SASRec reranker (none, random)"]
+    with ExitStack() as stack:
+        bar = stack.enter_context(progress.model(names.pop(0), rs.epochs))
+        last = 0
+
+        def on_epoch(rec: Any) -> None:
+            nonlocal bar, last
+            if int(rec["epoch"]) <= last:  # the next model started
+                stack.close()
+                bar = stack.enter_context(progress.model(names.pop(0) if names else "SASRec", rs.epochs))
+            last = int(rec["epoch"])
+            bar(rec)
+
+        yield on_epoch
 
 
 def train_personas_recorded(store: GraphStore, settings: Settings, *, progress: Progress | None = None,
@@ -271,6 +298,7 @@ def experiment(
     out_dir: Path,
     skip_personas: bool = False,
     variants: list[tuple[str, str]] | None = None,
+    fresh: bool = False,
     progress: Progress | None = None,
     log: Log = _noop,
 ) -> str:
@@ -279,15 +307,29 @@ def experiment(
     Personas are learned once (fixed HDGI seed) from the training graph; each seed retrains every
     SASRec model. The ``llm`` row uses LLM summaries when an endpoint is configured, otherwise the
     extractive fallback, labelled as such in ``config.json``.
+
+    Each (row, seed) result goes to ``results.csv`` as soon as it is measured; running the same
+    experiment again continues where it stopped (reusing the personas it learned, when the store still
+    holds them) and ``fresh`` starts over (see :mod:`persona.rec.experiment`).
+
+    Raises:
+        ConfigError: ``out_dir`` holds results of other settings or data (the message names ``--fresh``).
     """
     from persona.rec import run_experiment
-    from persona.rec.experiment import TABLE3_VARIANTS
+    from persona.rec.experiment import CHECKPOINTS, RESULTS, TABLE3_VARIANTS, TrainingProgress, clear_results
 
     out_dir = Path(out_dir)
+    if fresh:
+        clear_results(out_dir)
     with connect(settings) as store:
-        if not skip_personas:
+        persona_run = _stored_persona_run(store)
+        resumed = _resumable_persona_run(out_dir, RESULTS, CHECKPOINTS)
+        if not skip_personas and resumed is not None and resumed == persona_run:
+            log(f"personas: reusing run {persona_run}, which the experiment already in {out_dir} used "
+                "(--fresh learns them again)")
+        elif not skip_personas:
             log("personas: text embeddings → graph export → HDGI")
-            train_personas_recorded(store, settings, progress=progress, log=log)
+            persona_run = train_personas_recorded(store, settings, progress=progress, log=log).run_id
         inter = load_interactions(store, settings)
         item_text = vectors(store, "rec_item_vectors") or None
         by_variant: dict[str, dict[str, np.ndarray]] = {}
@@ -298,7 +340,9 @@ def experiment(
         if llm:
             by_variant["llm"] = llm
     run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir,
-                   variants=variants or TABLE3_VARIANTS, progress=log)
+                   variants=variants or TABLE3_VARIANTS, progress=log,
+                   bars=progress if isinstance(progress, TrainingProgress) else None,
+                   meta={"persona_run": persona_run})
     md = out_dir / "results.md"
     notes = [(f"Store: {settings.store}. Text model: {settings.text.model}. Personas: HDGI seed {settings.hdgi.seed}, "
               "learned from training interactions only.")]
@@ -316,6 +360,19 @@ def experiment(
     data["session_gap_s"] = settings.rec.session_gap_s
     cfg.write_text(json.dumps(data, indent=2))
     return md.read_text(encoding="utf-8")
+
+
+def _resumable_persona_run(out_dir: Path, results: str, checkpoints: str) -> str | None:
+    """The persona run an unfinished experiment in ``out_dir`` used (``None``: nothing to resume)."""
+    cfg = out_dir / "config.json"
+    started = (out_dir / results).is_file() or any((out_dir / checkpoints).glob("*.pt"))
+    if not started or not cfg.is_file():
+        return None
+    try:
+        run = json.loads(cfg.read_text(encoding="utf-8")).get("persona_run")
+    except (OSError, ValueError):
+        return None
+    return run if isinstance(run, str) else None
 
 
 def explain_user(settings: Settings, user: str, *, item: str | None = None, k: int = 3,

@@ -165,19 +165,28 @@ def experiment_cmd(
             "default: the paper's five.",
         ),
     ] = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Discard the results and checkpoints already in --out and start over "
+                     "(by default a rerun skips the finished (row, seed) results and continues)."),
+    ] = False,
     device: DeviceOpt = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Reproduce the paper's Table 3 on the store's data: five retriever rows, reranking, mean ± std."""
+    """Reproduce the paper's Table 3 on the store's data: five retriever rows, reranking, mean ± std.
+
+    Each (row, seed) result is saved to results.csv as soon as it is done: after an interruption the
+    same command continues where it stopped.
+    """
     from persona.pipeline import experiment, parse_variants
 
     rows = parse_variants(variants) if variants else None
     s = _train_settings(store, config, device, epochs=epochs)
     with progress_bar(quiet) as progress:
         summary_md = experiment(s, seeds=list(range(seeds)), out_dir=out, skip_personas=skip_personas,
-                                variants=rows, progress=progress, log=_status)
+                                variants=rows, fresh=fresh, progress=progress, log=_status)
     print_experiment(out, summary_md)
 
 
@@ -213,8 +222,9 @@ def print_experiment(out: Path, summary_md: str) -> None:
     skipped = [ln for ln in lines if ln.startswith("Skipped:")]
     if summary_csv.is_file():
         rows = experiment_rows(pd.read_csv(summary_csv))
-        caption = " ".join(x for x in (heading, "Reranked rows: plain SASRec (none/random) reranks that retriever's "
-                                       "candidates; kg = KG+LLM personas, llm = LLM summaries.") if x)
+        note = ("Reranked rows: plain SASRec (none/random) reranks that retriever's candidates; "
+                "kg = KG+LLM personas, llm = LLM summaries.")
+        caption = " ".join(x for x in (heading, note) if x)
         console.print(table("Table 3 (test split)", rows, caption=caption, section_by="stage",
                             right=list(_METRIC_LABELS.values())))
     else:  # pragma: no cover - pipeline.experiment always writes it

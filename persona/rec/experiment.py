@@ -12,22 +12,36 @@ figures of the retriever.
 Outputs in ``out_dir``: ``results.csv`` (one row per variant, stage and seed), ``summary.csv`` (mean and
 std), ``results.md`` (Markdown table "mean ± std"), ``results.png`` (bars with std error bars) and
 ``config.json`` (settings, seeds, data sizes).
+
+Interruption: each (variant, seed) result is in ``results.csv`` as soon as it is measured (the file is
+rewritten atomically, so it never holds half a row), and each model writes a training checkpoint under
+``checkpoints/`` at every validation. Running the same experiment again skips the finished (variant,
+seed) pairs, resumes a model from its checkpoint, and gives the same rows as an uninterrupted run. Every
+row carries a ``settings_digest`` (settings, split, data and the vectors it uses); a rerun that would
+mix results of other settings or data is refused, and ``fresh=True`` (``--fresh``) starts over.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from persona.config import RecSettings
+from persona.errors import ConfigError, atomic_save
 
+from ._checkpoint import fingerprint
+from ._training import EpochRecord
+from .model import SASRecRecommender
 from .pipeline import evaluate_two_stage, make_reranker, make_retriever
 from .sequences import Interactions
 
@@ -43,6 +57,69 @@ TABLE3_VARIANTS: tuple[tuple[str, str], ...] = (
 HEADLINE = ("hr@10", "ndcg@10", "mrr", "hr@100")
 _LABELS = {"hr@10": "HR@10", "ndcg@10": "NDCG@10", "mrr": "MRR", "hr@100": "HR@100"}
 _NAMES = {"none": "None", "random": "Random", "llm": "LLM", "kg": "KG+LLM", "text": "Description (LLM)"}
+_KEY = ("user_emb", "item_emb", "seed")
+_STAGES = ("retriever", "reranked")
+#: Files of an experiment folder that a fresh start removes (checkpoints too).
+OUTPUTS = ("results.csv", "summary.csv", "results.md", "results.png", "config.json")
+RESULTS = "results.csv"
+CHECKPOINTS = "checkpoints"
+
+OnEpoch = Callable[[EpochRecord], None]
+# results.csv is read back and rewritten: floats must survive exactly (pandas < 3's default parser can be
+# one ulp off; pandas 3 round-trips by default and deprecates the option)
+_EXACT: dict[str, Any] = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
+
+@runtime_checkable
+class TrainingProgress(Protocol):
+    """Where training progress is shown (the CLI draws Rich bars: :func:`persona._ui.progress_bar`)."""
+
+    def model(self, description: str, epochs: int) -> AbstractContextManager[OnEpoch]:
+        """A bar for one model while it trains: the context yields its per-epoch callback."""
+        ...
+
+    def overall(self, description: str, total: int, done: int = 0) -> AbstractContextManager[Callable[[], None]]:
+        """A bar over ``total`` units (``done`` already finished) with the time left: the context yields
+        the callback that marks one more unit finished."""
+        ...
+
+
+def clear_results(out_dir: str | Path) -> None:
+    """Remove an experiment's outputs and checkpoints from ``out_dir`` (a fresh start)."""
+    out = Path(out_dir)
+    for name in OUTPUTS:
+        (out / name).unlink(missing_ok=True)
+    ck = out / CHECKPOINTS
+    if ck.is_dir():
+        for f in ck.iterdir():
+            if f.is_file():
+                f.unlink()
+        with contextlib.suppress(OSError):
+            ck.rmdir()
+
+
+def row_digest(
+    inter: Interactions,
+    settings: RecSettings,
+    variant: tuple[str, str],
+    user_vecs: Mapping[str, np.ndarray] | None,
+    item_text: Mapping[str, np.ndarray] | None,
+    split: str,
+    *,
+    data: str | None = None,
+) -> str:
+    """The ``settings_digest`` of a (variant, seed) result: settings (all but the seed, which the row
+    names), split, the data's fingerprint and the vectors the variant uses (see
+    :func:`persona.runs.digest`); ``data`` = a precomputed :meth:`Interactions.fingerprint`."""
+    from persona.runs import digest
+
+    ue, ie = variant
+    cfg = {k: v for k, v in settings.model_dump().items() if k != "seed"}
+    cfg.update(user_emb=ue, item_emb=ie)
+    uv = user_vecs if ue in ("llm", "kg") else None
+    iv = item_text if ie == "text" else None
+    vec = fingerprint(settings, inter, uv, iv, 1).vectors if (uv is not None or iv is not None) else "none"
+    return digest({"settings": cfg, "split": split, "data": data or inter.fingerprint(), "vectors": vec})
 
 
 def run_experiment(
@@ -56,8 +133,14 @@ def run_experiment(
     variants: Sequence[tuple[str, str]] = TABLE3_VARIANTS,
     split: str = "test",
     progress: Callable[[str], None] | None = None,
+    bars: TrainingProgress | None = None,
+    fresh: bool = False,
+    meta: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Train and evaluate every variant for every seed; write the tables and the chart.
+
+    Finished (variant, seed) pairs in ``out_dir/results.csv`` are kept and not trained again (see the
+    module docstring); the tables are recomputed from ``results.csv``.
 
     Args:
         inter: interactions.
@@ -68,13 +151,22 @@ def run_experiment(
         out_dir: output folder (created).
         variants: ``(user_emb, item_emb)`` rows.
         split: evaluation split.
-        progress: called with a short message before each training.
+        progress: called with a short message before each training (position and time left included).
+        bars: per-model and overall progress bars.
+        fresh: discard the results and checkpoints already in ``out_dir`` and start over.
+        meta: extra fields for ``config.json`` (written at the start and at the end).
 
     Returns:
         The summary DataFrame (one row per stage and variant; ``<metric>_mean``, ``<metric>_std``).
+
+    Raises:
+        ConfigError: ``results.csv`` holds results of other settings or data, or of (variant, seed) pairs
+            this run does not ask for; the message names ``--fresh``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        clear_results(out)
     runnable: list[tuple[str, str]] = []
     skipped: list[str] = []
     for ue, ie in variants:
@@ -86,70 +178,254 @@ def run_experiment(
             runnable.append((ue, ie))
     for note in skipped:
         log.warning("skipping %s", note)
-    rows: list[dict[str, Any]] = []
-    for seed in seeds:
-        if progress:
-            progress(f"seed {seed}: reranker (none, random)")
-        t0 = time.perf_counter()
-        reranker = make_reranker(settings, seed).fit(inter)
-        rer_s = time.perf_counter() - t0
-        for ue, ie in runnable:
-            s = RecSettings.model_validate({**settings.model_dump(), "user_emb": ue, "item_emb": ie})
-            if (ue, ie) == ("none", "random"):
-                retriever, fit_s = reranker, rer_s
-            else:
-                if progress:
-                    progress(f"seed {seed}: retriever ({ue}, {ie})")
-                t0 = time.perf_counter()
-                retriever = make_retriever(s, user_vecs_by_variant.get(ue), item_text, seed).fit(inter)
-                fit_s = time.perf_counter() - t0
-            res = evaluate_two_stage(retriever, reranker, split, seed=seed)
-            for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked)):
-                rows.append(
-                    {
-                        "stage": stage,
-                        "user_emb": ue,
-                        "item_emb": ie,
-                        "seed": seed,
-                        **metrics,
-                        "best_epoch": retriever.best_epoch,
-                        "valid_ndcg@10": retriever.best_score,
-                        "fit_seconds": fit_s,
-                    }
-                )
-    per_seed = pd.DataFrame(rows)
-    per_seed.to_csv(out / "results.csv", index=False)
-    summary = summarise(per_seed)
-    summary.to_csv(out / "summary.csv", index=False)
-    (out / "results.md").write_text(
-        markdown_table(summary, n_seeds=len(seeds), skipped=skipped), encoding="utf-8"
-    )
+    seeds = list(seeds)
+    data = inter.fingerprint()
+    digests = {
+        v: row_digest(inter, settings, v, user_vecs_by_variant.get(v[0]), item_text, split, data=data)
+        for v in runnable
+    }
+    results = out / RESULTS
+    rows = _finished(results, digests, seeds)
+    done = {(r["user_emb"], r["item_emb"], int(r["seed"])) for r in rows}
+    config = _config(inter, settings, seeds, split, runnable, skipped, meta)
+    (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    # the reranker first: it is the (none, random) retriever, so that row is measured as soon as it is trained
+    order = sorted(runnable, key=lambda v: v != ("none", "random"))
+    plan = [(seed, v) for seed in seeds for v in order]
+    row_order = [(seed, v) for seed in seeds for v in runnable]
+    todo = [(seed, v) for seed, v in plan if (*v, seed) not in done]
+    if done:
+        log.info("%s: %d of %d results already there; %d to go", results, len(plan) - len(todo), len(plan), len(todo))
+    ckdir = out / CHECKPOINTS
+    _drop_stale_checkpoints(ckdir, {
+        _ckpt_name(v, seed, digests.get(v) or _digest_nr(inter, settings, split, data))
+        for seed in seeds for v in [*runnable, ("none", "random")]
+    })
+    clock = _Clock(len(plan) - len(todo), len(todo))
+    overall = bars.overall("Table 3 results", len(plan), len(plan) - len(todo)) if bars else contextlib.nullcontext(None)
+    with overall as advance:
+        for seed in seeds:
+            pending = [v for v in order if (seed, v) in todo]
+            if not pending:
+                continue
+            nr_digest = digests.get(("none", "random")) or _digest_nr(inter, settings, split, data)
+            rer_ck = ckdir / _ckpt_name(("none", "random"), seed, nr_digest)
+            msg = f"seed {seed}: reranker (none, random)"
+            if rer_ck.is_file():
+                msg += ", resumed from its checkpoint"
+            if progress:
+                progress(clock.prefix() + msg)
+            make = functools.partial(make_reranker, settings, seed, checkpoint=rer_ck)
+            reranker, rer_s = _fit(make, inter, msg, bars, settings.epochs)
+            for ue, ie in pending:
+                v = (ue, ie)
+                if v == ("none", "random"):
+                    retriever, fit_s = reranker, rer_s
+                else:
+                    s = RecSettings.model_validate({**settings.model_dump(), "user_emb": ue, "item_emb": ie})
+                    ck = ckdir / _ckpt_name(v, seed, digests[v])
+                    msg = f"seed {seed}: retriever ({ue}, {ie})" + (", resumed from its checkpoint" if ck.is_file() else "")
+                    if progress:
+                        progress(clock.prefix() + msg)
+                    make = functools.partial(make_retriever, s, user_vecs_by_variant.get(ue), item_text, seed,
+                                             checkpoint=ck)
+                    retriever, fit_s = _fit(make, inter, msg, bars, settings.epochs)
+                res = evaluate_two_stage(retriever, reranker, split, seed=seed)
+                for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked)):
+                    rows.append(
+                        {
+                            "stage": stage,
+                            "user_emb": ue,
+                            "item_emb": ie,
+                            "seed": seed,
+                            **metrics,
+                            "best_epoch": retriever.best_epoch,
+                            "valid_ndcg@10": retriever.best_score,
+                            "fit_seconds": fit_s,
+                            "settings_digest": digests[v],
+                        }
+                    )
+                todo.remove((seed, v))
+                _write_results(rows, results, row_order)
+                _write_tables(results, out, len(seeds), skipped, partial=(len(plan) - len(todo), len(plan)))
+                if v != ("none", "random"):
+                    ck.unlink(missing_ok=True)
+                clock.tick()
+                if advance is not None:
+                    advance()
+            rer_ck.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        ckdir.rmdir()
+    if not rows:
+        raise ConfigError("no Table 3 row could run: " + ("; ".join(skipped) or "no variants given"))
+    _write_results(rows, results, row_order)
+    summary = _write_tables(results, out, len(seeds), skipped)
     plot_results(summary, out / "results.png")
-    (out / "config.json").write_text(
-        json.dumps(
-            {
-                "settings": settings.model_dump(),
-                "seeds": list(seeds),
-                "split": split,
-                "variants": [list(v) for v in runnable],
-                "skipped": skipped,
-                "data": {
-                    "users": inter.n_users,
-                    "items": inter.n_items,
-                    "interactions": len(inter),
-                    "session_mode": inter.session_mode,
-                },
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    config["complete"] = True
+    (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return summary
+
+
+class _Clock:
+    """Position and time left (mean seconds per (variant, seed) pair finished by this process)."""
+
+    def __init__(self, done_before: int, todo: int) -> None:
+        self.before, self.todo, self.finished, self.t0 = done_before, todo, 0, time.perf_counter()
+
+    def tick(self) -> None:
+        self.finished += 1
+
+    def prefix(self) -> str:
+        pos = f"[{self.before + self.finished + 1}/{self.before + self.todo}"
+        if not self.finished:
+            return pos + "] "
+        per = (time.perf_counter() - self.t0) / self.finished
+        left = per * (self.todo - self.finished)
+        return pos + f", {_duration(left)} left] "
+
+
+def _duration(seconds: float) -> str:
+    """``about 12 min``, ``about 1 h 05 min``, ``under a minute``."""
+    if seconds < 60:
+        return "under a minute"
+    m = round(seconds / 60)
+    return f"about {m} min" if m < 60 else f"about {m // 60} h {m % 60:02d} min"
+
+
+def _drop_stale_checkpoints(ckdir: Path, wanted: set[str]) -> None:
+    """Checkpoints of other settings or data cannot be resumed: remove them (they would only fill the disk)."""
+    if ckdir.is_dir():
+        for f in ckdir.glob("*.pt"):
+            if f.name not in wanted:
+                f.unlink()
+
+
+def _digest_nr(inter: Interactions, settings: RecSettings, split: str, data: str) -> str:
+    return row_digest(inter, settings, ("none", "random"), None, None, split, data=data)
+
+
+def _ckpt_name(variant: tuple[str, str], seed: int, row_digest: str) -> str:
+    return f"{variant[0]}-{variant[1]}-seed{seed}-{row_digest}.pt"
+
+
+def _fit(
+    make: Callable[..., SASRecRecommender],
+    inter: Interactions,
+    description: str,
+    bars: TrainingProgress | None,
+    epochs: int,
+) -> tuple[SASRecRecommender, float]:
+    """Fit a model (resuming from its checkpoint when there is one) under its own bar.
+
+    Returns:
+        The model and its training seconds, counting the epochs an interrupted process spent on it (the
+        checkpoint's history) but not the time lost since its last validation.
+    """
+    ran = 0
+    bar_cm: AbstractContextManager[OnEpoch | None] = (
+        bars.model(description, epochs) if bars else contextlib.nullcontext(None)
+    )
+    with bar_cm as bar:
+
+        def on_epoch(rec: EpochRecord) -> None:
+            nonlocal ran
+            ran += 1
+            if bar is not None:
+                bar(rec)
+
+        t0 = time.perf_counter()
+        model = make(on_epoch=on_epoch).fit(inter)
+        seconds = time.perf_counter() - t0
+    earlier = model.history[: len(model.history) - ran]
+    return model, seconds + sum(float(r["seconds"]) for r in earlier)
+
+
+def _finished(path: Path, digests: Mapping[tuple[str, str], str], seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """The rows of ``results.csv`` (both stages of each finished pair), checked against this run.
+
+    Raises:
+        ConfigError: the file is not this run's to continue (names ``--fresh``).
+    """
+    if not path.is_file():
+        return []
+    text = {"stage": str, "user_emb": str, "item_emb": str, "settings_digest": str}
+    df = pd.read_csv(path, dtype=text, **_EXACT)
+    if df.empty:
+        return []
+    again = "pass --fresh to start over (it deletes them) or use another --out"
+    if "settings_digest" not in df.columns:
+        raise ConfigError(f"{path}: its results carry no settings digest (an older persona-kg wrote them); {again}")
+    outside: list[str] = []
+    for (ue, ie, seed), g in df.groupby(list(_KEY), sort=False):
+        name = f"{ue}/{ie} seed {seed}"
+        want = digests.get((str(ue), str(ie)))
+        if want is None or int(seed) not in seeds:
+            outside.append(name)
+        elif set(g["settings_digest"]) != {want}:
+            have = ", ".join(sorted(set(g["settings_digest"])))
+            raise ConfigError(
+                f"{path}: {name} was run with other settings or data (digest {have}, this run {want}); {again}"
+            )
+    if outside:
+        raise ConfigError(
+            f"{path}: holds results this run does not ask for ({', '.join(outside)}); rerun with the same "
+            f"--seeds/--variants (more seeds are fine), or {again}"
+        )
+    complete = df.groupby(list(_KEY), sort=False)["stage"].transform(lambda s: set(s) == set(_STAGES))
+    return [dict(r) for r in df[complete.astype(bool)].to_dict("records")]
+
+
+def _write_results(rows: list[dict[str, Any]], path: Path, plan: Sequence[tuple[int, tuple[str, str]]]) -> None:
+    """Rewrite ``results.csv`` atomically, rows in plan order (so resumed and uninterrupted runs agree)."""
+    pos = {(v[0], v[1], seed): i for i, (seed, v) in enumerate(plan)}
+    df = pd.DataFrame(rows)
+    key = [pos.get((r["user_emb"], r["item_emb"], int(r["seed"])), len(pos)) * 2 + _STAGES.index(r["stage"])
+           for r in rows]
+    df = df.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
+    atomic_save(lambda d, fh: fh.write(d.to_csv(index=False).encode("utf-8")), df, path)
+
+
+def _write_tables(
+    results: Path, out: Path, n_seeds: int, skipped: Sequence[str], *, partial: tuple[int, int] | None = None
+) -> pd.DataFrame:
+    """``summary.csv`` and ``results.md`` recomputed from ``results.csv``."""
+    per_seed = pd.read_csv(results, **_EXACT, dtype={"user_emb": str, "item_emb": str})
+    summary = summarise(per_seed)
+    atomic_save(lambda d, fh: fh.write(d.to_csv(index=False).encode("utf-8")), summary, out / "summary.csv")
+    md = markdown_table(summary, n_seeds=n_seeds, skipped=skipped, partial=partial)
+    atomic_save(lambda t, fh: fh.write(t.encode("utf-8")), md, out / "results.md")
+    return summary
+
+
+def _config(
+    inter: Interactions,
+    settings: RecSettings,
+    seeds: Sequence[int],
+    split: str,
+    runnable: Sequence[tuple[str, str]],
+    skipped: Sequence[str],
+    meta: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "settings": settings.model_dump(),
+        "seeds": list(seeds),
+        "split": split,
+        "variants": [list(v) for v in runnable],
+        "skipped": list(skipped),
+        "data": {
+            "users": inter.n_users,
+            "items": inter.n_items,
+            "interactions": len(inter),
+            "session_mode": inter.session_mode,
+        },
+        **dict(meta or {}),
+        "complete": False,
+    }
 
 
 def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Mean and sample std (ddof=1; NaN for one seed) of every metric per (stage, user_emb, item_emb)."""
-    metrics = [c for c in per_seed.columns if c not in ("stage", "user_emb", "item_emb", "seed")]
+    metrics = [c for c in per_seed.columns if c not in ("stage", "user_emb", "item_emb", "seed", "settings_digest")]
     g = per_seed.groupby(["stage", "user_emb", "item_emb"], sort=False)[metrics]
     mean = g.mean().add_suffix("_mean")
     std = g.std(ddof=1).add_suffix("_std")
@@ -163,8 +439,13 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def markdown_table(summary: pd.DataFrame, *, n_seeds: int, skipped: Sequence[str] = ()) -> str:
-    """Table 3 as Markdown: retriever rows, then a "Reranking" section, cells "mean ± std"."""
+def markdown_table(
+    summary: pd.DataFrame, *, n_seeds: int, skipped: Sequence[str] = (), partial: tuple[int, int] | None = None
+) -> str:
+    """Table 3 as Markdown: retriever rows, then a "Reranking" section, cells "mean ± std".
+
+    ``partial``: ``(finished, planned)`` (variant, seed) pairs while the experiment still runs.
+    """
     head = "| User embedding | Item embedding | " + " | ".join(_LABELS[m] for m in HEADLINE) + " |"
     lines = [
         "Full-catalogue ranking, test split, "
@@ -191,6 +472,9 @@ def markdown_table(summary: pd.DataFrame, *, n_seeds: int, skipped: Sequence[str
             )
     if skipped:
         lines += ["", "Skipped: " + "; ".join(skipped) + "."]
+    if partial is not None:
+        done, planned = partial
+        lines += ["", f"Partial: {done} of {planned} (variant, seed) results so far; the same command continues."]
     return "\n".join(lines) + "\n"
 
 

@@ -81,3 +81,91 @@ def test_experiment_table_and_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     md = (tmp_path / "t3/results.md").read_text()
     assert "KG+LLM" in md and "±" in md and "HDGI seed" in md
     assert (tmp_path / "t3/results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "[1/4] seed 0: reranker (none, random)" in res.output  # one line before each model, with its place
+
+    # the same command again: every (row, seed) is done, so nothing is trained and the personas are reused
+    before = (tmp_path / "t3/results.csv").read_bytes()
+    cmd = ["experiment", "--seeds", "2", "--variants", "none/random,kg/text", "--out", "t3", "-s", store, "-q"]
+    again = runner.invoke(app, cmd)
+    assert again.exit_code == 0, again.output
+    assert "personas: reusing run" in again.output and "seed 0: reranker" not in again.output
+    assert (tmp_path / "t3/results.csv").read_bytes() == before and "KG+LLM" in again.output
+    # other settings would mix results: refused in one line naming --fresh
+    other = runner.invoke(app, [*cmd, "--epochs", "3"])
+    assert other.exit_code == 2 and "--fresh" in other.output and "Traceback" not in other.output
+    assert (tmp_path / "t3/results.csv").read_bytes() == before
+
+
+def test_progress_bars_show_models_and_time_left_and_hide_finished_rows():
+    """The bars `persona train` and `persona experiment` draw (on a terminal; `-q` or a pipe: none)."""
+    import io
+
+    from rich.console import Console
+
+    from persona._ui import progress_bar
+    from persona.rec.experiment import TrainingProgress
+
+    with progress_bar(quiet=True) as none:
+        assert none is None
+    buf = io.StringIO()
+    with progress_bar(console=Console(file=buf, force_terminal=True, width=160)) as bars:
+        assert isinstance(bars, TrainingProgress)
+        prog = bars._prog
+        shown = lambda: [t.description for t in prog.tasks if t.visible]
+        bars("HDGI epochs", 57, 200)  # stopped early, short of its total
+        bars("encoding texts", 10, 10)  # another stage: the first is over, and this one is finished
+        assert shown() == []
+        with bars.overall("Table 3", total=4, done=1) as advance:
+            prog.refresh()
+            assert "1/4" in buf.getvalue() and "estimating time left" in buf.getvalue()
+            with bars.model("seed 0: retriever (kg, text)", 5) as on_epoch:
+                on_epoch({"epoch": 1, "loss": 0.75, "seconds": 0.1, "valid_ndcg@10": 0.0812})
+                on_epoch({"epoch": 2, "loss": 0.5, "seconds": 0.1, "valid_ndcg@10": 0.07})
+                prog.refresh()
+                out = buf.getvalue()
+                assert "2/5" in out and "loss 0.5000 · valid NDCG@10 0.0700 (best 0.0812)" in out
+                assert shown() == ["Table 3", "seed 0: retriever (kg, text)"]
+            assert shown() == ["Table 3"]  # a finished model's bar disappears
+            advance()
+            prog.refresh()
+            assert "2/4" in buf.getvalue() and "left" in buf.getvalue().split("2/4")[-1]
+        assert shown() == []
+
+
+def test_train_draws_one_bar_per_model():
+    """`persona train` trains the retriever, then the reranker, through one epoch callback: a restart of
+    the epoch count opens the reranker's bar and closes the retriever's."""
+    from contextlib import contextmanager
+
+    from persona.config import RecSettings
+    from persona.pipeline import _model_bars
+
+    seen: list[tuple[str, int]] = []
+    open_bars: list[str] = []
+
+    class Bars:
+        def __call__(self, desc: str, done: int, total: int) -> None:
+            pass
+
+        @contextmanager
+        def model(self, description: str, epochs: int):
+            open_bars.append(description)
+            yield lambda rec: seen.append((description, rec["epoch"]))
+            open_bars.remove(description)
+
+        @contextmanager
+        def overall(self, description: str, total: int, done: int = 0):
+            yield lambda: None
+
+    rs = RecSettings(user_emb="kg", item_emb="text", epochs=3)
+    with _model_bars(Bars(), rs) as on_epoch:
+        assert on_epoch is not None and open_bars == ["SASRec retriever (kg, text)"]  # before its first epoch
+        for e in (1, 2, 3, 1, 2):
+            on_epoch({"epoch": e, "loss": 1.0, "seconds": 0.1})
+            assert len(open_bars) == 1
+    assert open_bars == []
+    assert seen == [("SASRec retriever (kg, text)", 1), ("SASRec retriever (kg, text)", 2),
+                    ("SASRec retriever (kg, text)", 3), ("SASRec reranker (none, random)", 1),
+                    ("SASRec reranker (none, random)", 2)]
+    with _model_bars(None, rs) as nothing:
+        assert nothing is None
