@@ -133,6 +133,18 @@ class RecSettings(BaseModel):
     user_emb: Literal["none", "random", "llm", "kg"] = Field("kg", description="Retriever's user embedding.")
     item_emb: Literal["random", "text"] = Field("text", description="Retriever's item initialisation.")
     candidates: int = Field(100, description="Candidates passed from retriever to reranker.")
+    final_stage: Literal["fusion", "paper"] = Field(
+        "fusion",
+        description="The list that is written back and served: 'paper' orders the candidates by the persona-blind "
+        "reranker alone (the paper's Sec. 4.2); 'fusion' by w·z(retriever) + (1−w)·z(reranker), the scores "
+        "standardised over each list's candidates, with w from `fusion_weights` chosen on the validation split "
+        "(w = 0 is the paper's list, w = 1 the retriever's order).",
+    )
+    fusion_weights: list[float] = Field(
+        default_factory=lambda: [round(0.1 * i, 1) for i in range(11)],
+        description="Retriever weights tried for the 'fusion' final stage (each in [0, 1]); the one with the best "
+        "validation NDCG@10 is kept (ties: the smaller weight).",
+    )
     k: int = Field(10, description="Length of the final list.")
     similar_k: int = Field(10, ge=1, description="SIMILAR edges written per user (by persona) and per item (by the retriever's item vectors).")
     session_gap_s: float | None = Field(

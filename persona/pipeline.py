@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from persona.config import Settings
-from persona.errors import ConfigError, ModelError, NotFoundError
+from persona.errors import ConfigError, ModelError, NotFoundError, atomic_save
 from persona.kgstore import GraphStore, Progress
 from persona.rec.inputs import interactions_frame, load_interactions, user_vectors, vectors
 from persona.rec.writeback import write_held_out, write_recommendations
@@ -116,32 +116,35 @@ def train(
         retriever, reranker = out.retriever, out.reranker
         retriever.save(run_dir / "retriever.pt")
         reranker.save(run_dir / "reranker.pt")
+        final = {"stage": rs.final_stage, "weight": out.final_weight,
+                 "valid_ndcg@10": {str(w): v for w, v in out.weight_curve.items()}}
+        atomic_save(lambda obj, fh: fh.write(json.dumps(obj, indent=2).encode()), final, run_dir / "final.json")
 
         from persona.explain import explain, load_index, reasons
         from persona.rec.pipeline import test_ranks
         from persona.similarity import write_similar
 
         t0 = time.perf_counter()
-        two = TwoStageRecommender(retriever, reranker)
+        two = TwoStageRecommender(retriever, reranker, weight=out.final_weight)
         recs = two.recommend(None, k=recommend_k or rs.k, history="all")
         written: dict[str, int] = {}
         written.update(write_similar(store, retriever, uvecs if rs.user_emb == "kg" else vectors(store, "rec_user_personas"),
                                      run_id, k=settings.rec.similar_k))
-        written["HELD_OUT"] = write_held_out(store, test_ranks(retriever, reranker), run_id)
+        written["HELD_OUT"] = write_held_out(store, test_ranks(retriever, reranker, weight=out.final_weight), run_id)
         t1 = time.perf_counter()
         why = reasons(explain(load_index(store), recs[["user", "item"]]))
         timings["explain_s"] = time.perf_counter() - t1
         written["RECOMMENDED"] = write_recommendations(store, recs.merge(why, on=["user", "item"], how="left"), run_id)
         timings["write_back_s"] = time.perf_counter() - t0 - timings["explain_s"]
 
-        metrics = {"retriever": out.metrics.retriever, "reranked": out.metrics.reranked}
+        metrics = {"retriever": out.metrics.retriever, "reranked": out.metrics.reranked, "final": out.metrics.final}
         record = runs.RunRecord(
             id=run_id, kind="train", created_at=runs.now(), store_id=sid,
             settings={"rec": rs.model_dump(), "text_model": settings.text.model, "hdgi": settings.hdgi.model_dump()},
             metrics=metrics, artefacts=str(run_dir.relative_to(settings.workdir)), persona_run=persona_run,
         )
         runs.record_run(store, record, settings.workdir, extra={
-            "timings": timings, "persona": persona_info, "best_epoch": out.retriever_best_epoch,
+            "timings": timings, "persona": persona_info, "best_epoch": out.retriever_best_epoch, "final": final,
             "valid_ndcg@10": out.retriever_valid_ndcg})
     return TrainReport(run_id, metrics, timings, written, persona_info, run_dir)
 
@@ -218,8 +221,10 @@ def load_recommender(settings: Settings, run_id: str | None = None) -> ServedRun
     with connect(settings, read_only=True) as store:
         run, folder = runs.resolve_run(store, settings.workdir, run_id)
     dev = settings.rec.device
+    final = folder / "final.json"  # runs before the fused final stage have none: the paper's list
+    weight = float(json.loads(final.read_text())["weight"]) if final.is_file() else 0.0
     two = TwoStageRecommender(SASRecRecommender.load(folder / "retriever.pt", dev),
-                              SASRecRecommender.load(folder / "reranker.pt", dev))
+                              SASRecRecommender.load(folder / "reranker.pt", dev), weight=weight)
     return ServedRun(two, run, folder)
 
 

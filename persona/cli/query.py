@@ -107,7 +107,7 @@ def runs_cmd(
     rows = []
     for r in recorded:
         m = r.headline()
-        final = m.get("reranked") or {}
+        final = m.get("final") or m.get("reranked") or {}  # runs before the fused final stage: the paper's list
         ret = m.get("retriever") or {}
         rows.append({"run": r.id, "kind": r.kind, "created (UTC)": r.created_at[:16].replace("T", " "),
                      "retriever NDCG@10": ret.get("ndcg@10"), "final NDCG@10": final.get("ndcg@10")})

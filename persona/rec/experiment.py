@@ -42,7 +42,7 @@ from persona.errors import ConfigError, atomic_save
 from ._checkpoint import fingerprint
 from ._training import EpochRecord
 from .model import SASRecRecommender
-from .pipeline import evaluate_two_stage, make_reranker, make_retriever
+from .pipeline import evaluate_two_stage, final_weight, make_reranker, make_retriever
 from .sequences import Interactions
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ HEADLINE = ("hr@10", "ndcg@10", "mrr", "hr@100")
 _LABELS = {"hr@10": "HR@10", "ndcg@10": "NDCG@10", "mrr": "MRR", "hr@100": "HR@100"}
 _NAMES = {"none": "None", "random": "Random", "llm": "LLM", "kg": "KG+LLM", "text": "Description (LLM)"}
 _KEY = ("user_emb", "item_emb", "seed")
-_STAGES = ("retriever", "reranked")
+_STAGES = ("retriever", "reranked", "final")
 #: Files of an experiment folder that a fresh start removes (checkpoints too).
 OUTPUTS = ("results.csv", "summary.csv", "results.md", "results.png", "config.json")
 RESULTS = "results.csv"
@@ -230,8 +230,9 @@ def run_experiment(
                     make = functools.partial(make_retriever, s, user_vecs_by_variant.get(ue), item_text, seed,
                                              checkpoint=ck)
                     retriever, fit_s = _fit(make, inter, msg, bars, settings.epochs)
-                res = evaluate_two_stage(retriever, reranker, split, seed=seed)
-                for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked)):
+                weight, _ = final_weight(retriever, reranker, retriever.settings)
+                res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight)
+                for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked), ("final", res.final)):
                     rows.append(
                         {
                             "stage": stage,
@@ -242,6 +243,7 @@ def run_experiment(
                             "best_epoch": retriever.best_epoch,
                             "valid_ndcg@10": retriever.best_score,
                             "fit_seconds": fit_s,
+                            "final_weight": weight,
                             "settings_digest": digests[v],
                         }
                     )
@@ -379,7 +381,7 @@ def _write_results(rows: list[dict[str, Any]], path: Path, plan: Sequence[tuple[
     """Rewrite ``results.csv`` atomically, rows in plan order (so resumed and uninterrupted runs agree)."""
     pos = {(v[0], v[1], seed): i for i, (seed, v) in enumerate(plan)}
     df = pd.DataFrame(rows)
-    key = [pos.get((r["user_emb"], r["item_emb"], int(r["seed"])), len(pos)) * 2 + _STAGES.index(r["stage"])
+    key = [pos.get((r["user_emb"], r["item_emb"], int(r["seed"])), len(pos)) * len(_STAGES) + _STAGES.index(r["stage"])
            for r in rows]
     df = df.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
     atomic_save(lambda d, fh: fh.write(d.to_csv(index=False).encode("utf-8")), df, path)
@@ -431,7 +433,7 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
     std = g.std(ddof=1).add_suffix("_std")
     n = g.size().rename("n_seeds")
     res = pd.concat([mean, std, n], axis=1).reset_index()
-    res["stage"] = pd.Categorical(res["stage"], ["retriever", "reranked"], ordered=True)
+    res["stage"] = pd.Categorical(res["stage"], list(_STAGES), ordered=True)
     return (
         res.sort_values("stage", kind="stable")
         .reset_index(drop=True)
@@ -455,11 +457,17 @@ def markdown_table(
         head,
         "|" + "---|" * (2 + len(HEADLINE)),
     ]
-    for stage in ("retriever", "reranked"):
+    for stage in _STAGES:
         part = summary[summary["stage"] == stage]
         if stage == "reranked" and len(part):
             lines.append(
-                "| **Reranking** (SASRec: none, random) | retriever → | "
+                "| **Reranking, the paper's** (SASRec: none, random) | retriever → | "
+                + " | ".join("" for _ in HEADLINE)
+                + " |"
+            )
+        if stage == "final" and len(part):
+            lines.append(
+                "| **Final** (retriever and reranker fused, weight chosen on validation) | retriever → | "
                 + " | ".join("" for _ in HEADLINE)
                 + " |"
             )
@@ -491,6 +499,7 @@ def plot_results(summary: pd.DataFrame, path: str | Path) -> None:
 
     ret = summary[summary["stage"] == "retriever"].reset_index(drop=True)
     rer = summary[summary["stage"] == "reranked"].reset_index(drop=True)
+    fin = summary[summary["stage"] == "final"].reset_index(drop=True)
     labels = [
         f"{_NAMES.get(u, u)}\n{'text' if i == 'text' else 'random'}"
         for u, i in zip(ret["user_emb"], ret["item_emb"])
@@ -498,11 +507,11 @@ def plot_results(summary: pd.DataFrame, path: str | Path) -> None:
     x = np.arange(len(ret))
     fig, axes = plt.subplots(1, len(HEADLINE), figsize=(4.2 * len(HEADLINE), 3.8))
     for ax, m in zip(np.atleast_1d(axes), HEADLINE):
-        for off, part, name in ((-0.2, ret, "retriever"), (0.2, rer, "reranked")):
+        for off, part, name in ((-0.27, ret, "retriever"), (0.0, rer, "reranked (paper)"), (0.27, fin, "final")):
             if not len(part):
                 continue
             err = np.nan_to_num(part[f"{m}_std"].to_numpy(dtype=float))
-            ax.bar(x + off, part[f"{m}_mean"], width=0.4, yerr=err, capsize=3, label=name)
+            ax.bar(x + off, part[f"{m}_mean"], width=0.27, yerr=err, capsize=3, label=name)
         ax.set_title(_LABELS[m])
         ax.set_xticks(x)
         ax.set_xticklabels(labels, fontsize=7)

@@ -4,7 +4,13 @@
    an item-embedding variant (``item_emb`` in random / text) — scores the whole catalogue; its top
    ``candidates`` (100) items, seen items excluded, are the candidate set.
 2. The **reranker** — plain SASRec (no user input, random item init) trained on the same sequences —
-   reorders the candidates by its own scores to favour short-term intent; the top ``k`` form the list.
+   scores the candidates for short-term intent.
+3. The **final** list orders the candidates by ``w·z(retriever) + (1 − w)·z(reranker)``
+   (:func:`persona.rec.rerank.fuse`), ``w`` chosen on the validation split among
+   ``settings.fusion_weights`` (:func:`choose_weight`); ``final_stage = "paper"`` fixes ``w = 0``, the
+   paper's persona-blind reranked list, which is always reported too (``reranked``). The persona-blind
+   reranker alone gives back the retriever's persona gain; the fused list keeps it when validation says so
+   and falls back to the paper's order when it does not.
 
 Evaluation of the reranked list stays a full-catalogue ranking: candidates take ranks 0..C-1 in reranker
 order, every other item follows in retriever order. A target outside the candidates therefore keeps its
@@ -35,9 +41,11 @@ from .sequences import EvalSet, Interactions
 
 __all__ = [
     "TwoStageMetrics",
+    "choose_weight",
     "TwoStageRecommender",
     "TwoStageRun",
     "evaluate_two_stage",
+    "final_weight",
     "make_reranker",
     "make_retriever",
     "run_two_stage",
@@ -55,11 +63,15 @@ class TwoStageMetrics:
 
     Attributes:
         retriever: the retriever's metrics, with ``sampled100/…`` figures when sampled ranking ran.
-        reranked: the metrics of the reranked list.
+        reranked: the metrics of the paper's reranked list (reranker order, ``w = 0``).
+        final: the metrics of the final list at ``weight`` (equal to ``reranked`` when ``weight == 0``).
+        weight: the retriever's weight in the final score.
     """
 
     retriever: dict[str, float]
     reranked: dict[str, float]
+    final: dict[str, float]
+    weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,8 @@ class TwoStageRun:
         seed: the seed of both models.
         retriever_best_epoch: the epoch whose weights the retriever kept.
         retriever_valid_ndcg: the retriever's best validation NDCG@10.
+        final_weight: the retriever's weight in the final list (chosen on validation, or 0 for 'paper').
+        weight_curve: validation NDCG@10 of the final list per weight tried (empty for 'paper').
         fit_seconds: the retriever's training time.
         retriever: the fitted retriever.
         reranker: the fitted reranker (the retriever itself for the ``(none, random)`` variant).
@@ -84,6 +98,8 @@ class TwoStageRun:
     seed: int
     retriever_best_epoch: int
     retriever_valid_ndcg: float
+    final_weight: float
+    weight_curve: dict[float, float]
     fit_seconds: float
     retriever: SASRecRecommender
     reranker: SASRecRecommender
@@ -124,8 +140,10 @@ def evaluate_two_stage(
     sampled: int = 100,
     seed: int = 0,
     chunk: int = 2048,
+    weight: float = 0.0,
 ) -> TwoStageMetrics:
-    """Full-ranking metrics of the retriever and of the reranked list on ``split``.
+    """Full-ranking metrics of the retriever, of the paper's reranked list and of the final list (fusion
+    ``weight``) on ``split``.
 
     Returns:
         Both stages' metrics; the retriever also gets ``sampled100/…`` figures.
@@ -140,29 +158,62 @@ def evaluate_two_stage(
     es = inter.eval_set(split)  # type: ignore[arg-type]
     full_hist = inter.eval_set("all", es.users).history
     gen = torch.Generator().manual_seed(seed)
-    ret_r, fin_r, smp_r = [], [], []
+    ret_r, rer_r, fin_r, smp_r = [], [], [], []
     for n, (part, a, b, excl) in enumerate(_chunks(retriever, reranker, es, excl_on, chunk)):
         tgt = torch.as_tensor(part.targets, device=a.device)
         r1, r2 = two_stage_ranks(a, b, tgt, excl, c)
         ret_r.append(r1.cpu())
-        fin_r.append(r2.cpu())
+        rer_r.append(r2.cpu())
+        fin_r.append(r2.cpu() if weight == 0.0 else two_stage_ranks(a, b, tgt, excl, c, weight)[1].cpu())
         if sampled:
             m = seen_mask(full_hist[n * chunk : (n + 1) * chunk], a.shape[1], a.device)
             smp_r.append(sampled_ranks(a, tgt, m, sampled, gen).cpu())
     empty = torch.zeros(0, dtype=torch.long)
     out_ret = metrics_from_ranks(torch.cat(ret_r) if ret_r else empty, ks)
+    out_rer = metrics_from_ranks(torch.cat(rer_r) if rer_r else empty, ks)
     out_fin = metrics_from_ranks(torch.cat(fin_r) if fin_r else empty, ks)
     if sampled:
         sm = metrics_from_ranks(torch.cat(smp_r) if smp_r else empty, tuple(k for k in ks if k <= sampled))
         out_ret.update({f"sampled{sampled}/{k}": v for k, v in sm.items() if k != "n_users"})
-    return TwoStageMetrics(retriever=out_ret, reranked=out_fin)
+    return TwoStageMetrics(retriever=out_ret, reranked=out_rer, final=out_fin, weight=weight)
+
+
+def choose_weight(
+    retriever: SASRecRecommender,
+    reranker: SASRecRecommender,
+    weights: Sequence[float],
+    *,
+    split: str = "valid",
+    chunk: int = 2048,
+) -> tuple[float, dict[float, float]]:
+    """The fusion weight with the best NDCG@10 of the final list on ``split`` (validation: the test split
+    is never looked at), ties to the smaller weight; and NDCG@10 per weight.
+
+    The two models score ``split`` once; each weight only reorders the candidates.
+    """
+    inter = _same_catalogue(retriever, reranker)
+    c = retriever.settings.candidates
+    ws = sorted({float(w) for w in weights})
+    if not ws or any(not 0.0 <= w <= 1.0 for w in ws):
+        raise ValueError(f"fusion weights must be a non-empty list in [0, 1], got {list(weights)}")
+    es = inter.eval_set(split)  # type: ignore[arg-type]
+    ranks: dict[float, list[Tensor]] = {w: [] for w in ws}
+    for part, a, b, excl in _chunks(retriever, reranker, es, retriever.settings.exclude_seen, chunk):
+        tgt = torch.as_tensor(part.targets, device=a.device)
+        for w in ws:
+            ranks[w].append(two_stage_ranks(a, b, tgt, excl, c, w)[1].cpu())
+    empty = torch.zeros(0, dtype=torch.long)
+    curve = {w: metrics_from_ranks(torch.cat(r) if r else empty, (10,))["ndcg@10"] for w, r in ranks.items()}
+    best = max(ws, key=lambda w: (curve[w], -w))
+    return best, curve
 
 
 def test_ranks(
-    retriever: SASRecRecommender, reranker: SASRecRecommender, split: str = "test", *, chunk: int = 2048
+    retriever: SASRecRecommender, reranker: SASRecRecommender, split: str = "test", *, chunk: int = 2048,
+    weight: float = 0.0,
 ) -> pd.DataFrame:
     """Per user, the held-out item of ``split`` and its 1-based full-ranking ranks under the retriever and
-    in the final (reranked) list — the ranks :func:`evaluate_two_stage` turns into metrics, user by user.
+    in the final list (fusion ``weight``) — the ranks :func:`evaluate_two_stage` turns into metrics.
 
     Returns:
         ``user, item, retriever_rank, final_rank, candidates``.
@@ -172,7 +223,7 @@ def test_ranks(
     es = inter.eval_set(split)  # type: ignore[arg-type]
     rows = []
     for part, a, b, excl in _chunks(retriever, reranker, es, retriever.settings.exclude_seen, chunk):
-        r1, r2 = two_stage_ranks(a, b, torch.as_tensor(part.targets, device=a.device), excl, c)
+        r1, r2 = two_stage_ranks(a, b, torch.as_tensor(part.targets, device=a.device), excl, c, weight)
         rows.append(pd.DataFrame({
             "user": [inter.users[u] for u in part.users], "item": [inter.items[t - 1] for t in part.targets],
             "retriever_rank": (r1.cpu().numpy() + 1), "final_rank": (r2.cpu().numpy() + 1), "candidates": c,
@@ -240,17 +291,29 @@ def run_two_stage(
             reranker = retriever
         else:
             reranker = make_reranker(settings, seed, on_epoch=on_epoch).fit(inter)
+    weight, curve = final_weight(retriever, reranker, settings)
     return TwoStageRun(
-        metrics=evaluate_two_stage(retriever, reranker, split, ks=ks, seed=seed),
+        metrics=evaluate_two_stage(retriever, reranker, split, ks=ks, seed=seed, weight=weight),
         user_emb=settings.user_emb,
         item_emb=settings.item_emb,
         seed=seed,
         retriever_best_epoch=retriever.best_epoch,
         retriever_valid_ndcg=retriever.best_score,
+        final_weight=weight,
+        weight_curve=curve,
         fit_seconds=fit_s,
         retriever=retriever,
         reranker=reranker,
     )
+
+
+def final_weight(
+    retriever: SASRecRecommender, reranker: SASRecRecommender, settings: RecSettings
+) -> tuple[float, dict[float, float]]:
+    """``settings.final_stage``'s weight: chosen on validation for 'fusion', 0 for 'paper'."""
+    if settings.final_stage == "paper" or retriever is reranker:
+        return 0.0, {}
+    return choose_weight(retriever, reranker, settings.fusion_weights)
 
 
 class TwoStageRecommender:
@@ -264,6 +327,8 @@ class TwoStageRecommender:
         reranker: fitted reranker on the same catalogue.
         candidates: candidate set size; default the retriever's ``settings.candidates``.
         k: final list length; default the retriever's ``settings.k``.
+        weight: the retriever's weight in the final score (:func:`persona.rec.rerank.fuse`); 0 = the
+            paper's reranked list.
 
     Raises:
         ValueError: the two models were trained on different catalogues.
@@ -276,19 +341,21 @@ class TwoStageRecommender:
         *,
         candidates: int | None = None,
         k: int | None = None,
+        weight: float = 0.0,
     ) -> None:
         self.inter = _same_catalogue(retriever, reranker)
+        self.weight = float(weight)
         self.retriever, self.reranker = retriever, reranker
         self.candidates = candidates or retriever.settings.candidates
         self.k = k or retriever.settings.k
 
     def __repr__(self) -> str:
-        return f"TwoStageRecommender({self.retriever!r}, {self.reranker!r}, candidates={self.candidates}, k={self.k})"
+        return f"TwoStageRecommender({self.retriever!r}, {self.reranker!r}, candidates={self.candidates}, k={self.k}, weight={self.weight})"
 
     def recommend(
         self, users: Sequence[str] | str | None = None, *, k: int | None = None, history: History = "all"
     ) -> pd.DataFrame:
-        """Final top-``k`` lists for known users: ``user, item, rank, score (reranker), retriever_rank``.
+        """Final top-``k`` lists for known users: ``user, item, rank, score (final), retriever_rank``.
 
         Args:
             users: user ids; ``None`` = every user.
@@ -300,7 +367,7 @@ class TwoStageRecommender:
         es = self.inter.eval_set(history, users, with_target=False)
         excl = self.retriever.settings.exclude_seen
         frames = [
-            self._frame(rerank(a, b, m, self.candidates), k, [self.inter.users[u] for u in part.users])
+            self._frame(rerank(a, b, m, self.candidates, self.weight), k, [self.inter.users[u] for u in part.users])
             for part, a, b, m in _chunks(self.retriever, self.reranker, es, excl, 2048)
         ]
         return pd.concat(frames, ignore_index=True) if frames else self._frame(None, k, [])
@@ -314,7 +381,7 @@ class TwoStageRecommender:
         rm, _ = self.retriever._require_fit()
         a = self.retriever.score_session(items, user_vec if rm.has_user else None)
         b = self.reranker.score_session(items).to(a.device)
-        r = rerank(a, b, self.retriever.session_mask(items), self.candidates)
+        r = rerank(a, b, self.retriever.session_mask(items), self.candidates, self.weight)
         return self._frame(r, k, [""]).drop(columns=["user"])
 
     def _frame(self, r: Reranked | None, k: int, users: list[str]) -> pd.DataFrame:

@@ -76,7 +76,7 @@ def test_experiment_table_and_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     per_seed = pd.read_csv(tmp_path / "t3/results.csv")
     assert sorted(set(zip(per_seed.user_emb, per_seed.item_emb))) == [("kg", "text"), ("none", "random")]
-    assert sorted(per_seed.seed.unique()) == [0, 1] and set(per_seed.stage) == {"retriever", "reranked"}
+    assert sorted(per_seed.seed.unique()) == [0, 1] and set(per_seed.stage) == {"retriever", "reranked", "final"}
     assert per_seed["hr@10"].between(0, 1).all()
     md = (tmp_path / "t3/results.md").read_text()
     assert "KG+LLM" in md and "±" in md and "HDGI seed" in md

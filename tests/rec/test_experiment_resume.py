@@ -98,7 +98,7 @@ def uninterrupted(data: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 def test_uninterrupted_run_records_digests_and_cleans_up(uninterrupted: tuple[Path, Recorder]) -> None:
     out, rec = uninterrupted
     per_seed = pd.read_csv(out / "results.csv")
-    assert len(per_seed) == 2 * 2 * 2 and per_seed["settings_digest"].notna().all()
+    assert len(per_seed) == 2 * 2 * 3 and per_seed["settings_digest"].notna().all()
     # one digest per variant, the same for every seed and stage
     assert per_seed.groupby(["user_emb", "item_emb"])["settings_digest"].nunique().tolist() == [1, 1]
     assert per_seed["settings_digest"].nunique() == 2
@@ -116,7 +116,7 @@ def test_interrupted_between_models_resumes_without_retraining(
         _run(data, tmp_path, first)
     partial = pd.read_csv(tmp_path / "results.csv")
     assert set(zip(partial.user_emb, partial.item_emb, partial.seed)) == {("none", "random", 0)}
-    assert len(partial) == 2  # both stages, never half a pair
+    assert len(partial) == 3  # all three stages, never part of a pair
     assert "Partial: 1 of 4" in (tmp_path / "results.md").read_text()
     assert len(list((tmp_path / "checkpoints").glob("none-random-seed0-*.pt"))) == 1  # the reranker, for seed 0
 

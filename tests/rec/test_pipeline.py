@@ -9,6 +9,7 @@ import torch
 from persona.config import RecSettings
 from persona.rec import Interactions, TwoStageRecommender, run_two_stage, two_stage_ranks
 from persona.rec.evaluate import seen_mask
+from persona.rec.pipeline import make_reranker, make_retriever
 from persona.rec.pipeline import test_ranks as held_out_ranks
 
 from .synth import chain_frame
@@ -148,3 +149,39 @@ def test_served_list_is_the_evaluated_ranking(chain: Interactions) -> None:
         targets = torch.as_tensor(chain.encode_items(items))
         _, final = two_stage_ranks(a, b, targets, excl, n_candidates=15)
         assert final.tolist() == [p - 1] * len(es), p
+
+
+def test_fusion_weight_zero_is_the_paper_and_one_is_the_retriever() -> None:
+    from persona.rec.rerank import fuse, rerank
+
+    g = torch.Generator().manual_seed(0)
+    ret, rer = torch.randn(4, 31, generator=g), torch.randn(4, 31, generator=g)
+    paper, fused0, fused1 = rerank(ret, rer, None, 10), rerank(ret, rer, None, 10, 0.0), rerank(ret, rer, None, 10, 1.0)
+    assert torch.equal(paper.items, fused0.items) and torch.equal(paper.scores, fused0.scores)
+    top = ret[:, 1:].topk(10, dim=1).indices + 1  # the retriever's own order of its candidates
+    assert torch.equal(fused1.items, top)
+    half = rerank(ret, rer, None, 10, 0.5)
+    assert torch.equal(half.items.sort(1).values, paper.items.sort(1).values)  # same candidates, new order
+    # z-scores: the fused score is the mean of the two standardised scores, so shifting or scaling either
+    # model's scores leaves the order unchanged
+    shifted = rerank(3 * ret + 7, 0.1 * rer - 2, None, 10, 0.5)
+    assert torch.equal(shifted.items, half.items)
+    valid = torch.ones(4, 10, dtype=torch.bool)
+    z = fuse(torch.arange(10.0).expand(4, 10), torch.zeros(4, 10), valid, 0.5)
+    assert torch.allclose(z.mean(1), torch.zeros(4), atol=1e-6)  # a constant reranker adds nothing
+
+
+def test_choose_weight_is_the_validation_best_and_final_ranks_follow_it(chain: Interactions) -> None:
+    from persona.rec.pipeline import choose_weight, evaluate_two_stage
+
+    s = RecSettings(epochs=2, hidden=8, blocks=1, candidates=10, user_emb="random", item_emb="random")
+    ret = make_retriever(s, None, None, 0).fit(chain)
+    rer = make_reranker(s, 1).fit(chain)
+    w, curve = choose_weight(ret, rer, [0.0, 0.5, 1.0])
+    assert set(curve) == {0.0, 0.5, 1.0} and curve[w] == max(curve.values())
+    assert all(w <= v for v in curve if curve[v] == curve[w])  # ties go to the smaller weight
+    m = evaluate_two_stage(ret, rer, "valid", weight=w, sampled=0)
+    assert m.final["ndcg@10"] == pytest.approx(curve[w])
+    assert evaluate_two_stage(ret, rer, "valid", weight=0.0, sampled=0).final == m.reranked
+    with pytest.raises(ValueError, match="fusion weights"):
+        choose_weight(ret, rer, [1.5])

@@ -46,11 +46,11 @@ def test_experiment_writes_table3(chain: Interactions, tmp_path: Path) -> None:
     msgs: list[str] = []
     summary = run_experiment(chain, users, text, s, seeds=[0, 1], out_dir=tmp_path, progress=msgs.append)
     per_seed = pd.read_csv(tmp_path / "results.csv")
-    assert len(per_seed) == 2 * len(TABLE3_VARIANTS) * 2
+    assert len(per_seed) == 3 * len(TABLE3_VARIANTS) * 2  # retriever, reranked (paper), final
     assert len(msgs) == 2 * len(
         TABLE3_VARIANTS
     )  # the (none, random) retriever is the reranker: trained once per seed
-    assert len(summary) == 2 * len(TABLE3_VARIANTS)
+    assert len(summary) == 3 * len(TABLE3_VARIANTS)
     row = per_seed[(per_seed["stage"] == "retriever") & (per_seed["user_emb"] == "kg")]
     got = summary[(summary["stage"] == "retriever") & (summary["user_emb"] == "kg")].iloc[0]
     assert got["hr@10_mean"] == pytest.approx(row["hr@10"].mean())
@@ -59,11 +59,17 @@ def test_experiment_writes_table3(chain: Interactions, tmp_path: Path) -> None:
     rt = per_seed[per_seed["stage"] == "retriever"].reset_index(drop=True)
     assert (rr["hr@10"] == rt["hr@10"]).all()  # candidates=10: reranking cannot change HR@10
     assert (rr["ndcg@10"] != rt["ndcg@10"]).any()
+    fin = per_seed[per_seed["stage"] == "final"].reset_index(drop=True)
+    assert (fin["hr@10"] == rt["hr@10"]).all() and fin["final_weight"].between(0, 1).all()
+    plain = fin[(fin["user_emb"] == "none") & (fin["item_emb"] == "random")]
+    assert (plain["final_weight"] == 0).all()  # the (none, random) retriever is the reranker: nothing to fuse
+    paper = rr[(rr["user_emb"] == "none") & (rr["item_emb"] == "random")]
+    assert plain["ndcg@10"].tolist() == paper["ndcg@10"].tolist()
     md = (tmp_path / "results.md").read_text()
     table = [ln for ln in md.splitlines() if ln.startswith("| ")]
-    assert sum(ln.count(" ± ") for ln in table) == 4 * 2 * len(TABLE3_VARIANTS)
+    assert sum(ln.count(" ± ") for ln in table) == 4 * 3 * len(TABLE3_VARIANTS)
     assert "mean ± std over 2 seeds" in md
-    assert "| KG+LLM | Description (LLM) |" in md and "Reranking" in md
+    assert "| KG+LLM | Description (LLM) |" in md and "Reranking" in md and "**Final**" in md
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "config.json").exists() and (tmp_path / "summary.csv").exists()
     assert set(rt["seed"]) == {0, 1}
@@ -72,7 +78,7 @@ def test_experiment_writes_table3(chain: Interactions, tmp_path: Path) -> None:
 def test_experiment_skips_variants_without_vectors(chain: Interactions, tmp_path: Path) -> None:
     s = RecSettings(epochs=1, eval_every=1, hidden=8, blocks=1)
     summary = run_experiment(chain, {}, None, s, seeds=[0], out_dir=tmp_path)
-    assert summary["user_emb"].tolist() == ["none", "none"]
+    assert summary["user_emb"].tolist() == ["none", "none", "none"]  # retriever, reranked, final
     md = (tmp_path / "results.md").read_text()
     assert "Skipped: (none, text): no item text vectors" in md and "(kg, text): no kg user vectors" in md
     assert " ± " not in md and "one seed (no std)" in md

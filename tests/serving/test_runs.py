@@ -78,7 +78,8 @@ def test_served_list_is_the_evaluated_ranking_of_the_run(two_stores):
     excl = seen_mask(es.history, a.shape[1])
     targets = torch.as_tensor(inter.encode_items(served["item"].tolist()))
     n = len(targets)
-    _, final = two_stage_ranks(a.expand(n, -1), b.expand(n, -1), targets, excl.expand(n, -1), two.candidates)
+    _, final = two_stage_ranks(a.expand(n, -1), b.expand(n, -1), targets, excl.expand(n, -1), two.candidates,
+                               two.weight)
     assert final.tolist() == list(range(n)) and served["rank"].tolist() == list(range(1, n + 1))
 
 
@@ -108,7 +109,7 @@ def test_held_out_ranks_reproduce_the_run_metrics(two_stores):
     assert len(rows) == rep.metrics["retriever"]["n_users"]
     assert set(map(tuple, rows[["u", "i"]].values)) <= set(map(tuple, tests.values))  # the test items
     assert (rows["rr"] <= 10).mean() == pytest.approx(rep.metrics["retriever"]["hr@10"])
-    assert (rows["fr"] <= 10).mean() == pytest.approx(rep.metrics["reranked"]["hr@10"])
+    assert (rows["fr"] <= 10).mean() == pytest.approx(rep.metrics["final"]["hr@10"])
 
 
 def test_similar_edges_are_each_nodes_top_k(two_stores):
