@@ -36,7 +36,9 @@ class IngestSettings(BaseModel):
     batch_size: int = Field(5000, description="Rows per write transaction.")
     predicates: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Extra RDF predicate rules: IRI -> [RELATIONSHIP_TYPE, TargetLabel].",
+        description="Predicate rules: an RDF predicate IRI, or a RecBole .kg relation id such as 'film.film.actor', "
+        "-> [RELATIONSHIP_TYPE, TargetLabel]. They override the derived type and label that `persona ingest` "
+        "prints for predicates outside the DBpedia table.",
     )
     # Plausibility ranges for parsed values (persona.ingest._values reads its defaults from here). A value outside
     # is a bad record (an error, or skipped with --skip-invalid).
@@ -169,6 +171,14 @@ class AppSettings(BaseModel):
     port: int = Field(8501, ge=1, le=65535, description="Explorer port.")
 
 
+class ServeSettings(BaseModel):
+    """The HTTP recommendation server (``persona serve``)."""
+
+    host: str = Field("127.0.0.1", description="Address the server binds; it has no authentication, so 0.0.0.0 "
+                      "exposes users' histories and lists to the network.")
+    port: int = Field(8000, ge=0, le=65535, description="Server port (0: any free one, printed at start).")
+
+
 class Settings(BaseSettings):
     """Everything persona-kg reads; see each field's description."""
 
@@ -183,6 +193,7 @@ class Settings(BaseSettings):
     hdgi: HDGISettings = Field(default_factory=HDGISettings)
     rec: RecSettings = Field(default_factory=RecSettings)
     app: AppSettings = Field(default_factory=AppSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
 
 #: Settings whose values never appear in messages.

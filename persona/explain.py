@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +38,6 @@ from scipy import sparse
 
 from persona.errors import ConfigError, NotFoundError
 from persona.kgstore import GraphStore
-from persona.learn.text import name_from_iri
 
 NO_PATH = "no graph path: ranked from the session sequence"
 #: How much the number of history items sharing the evidence counts, on a log scale: small, so that one
@@ -52,6 +53,41 @@ _VERBS = {
     "PRODUCED_BY": "produced by", "MUSIC_BY": "with music by", "HAS_SUBJECT": "about",
     "DISTRIBUTED_BY": "distributed by", "WON_AWARD": "winner of", "COVER_ARTIST": "with cover art by",
 }
+
+
+#: A DBpedia-style trailing disambiguator: "(film)", "(1999 film)", "(writer/producer)", "(band)".
+_DISAMBIGUATOR = re.compile(r"\s+\((?=[^()]*[A-Za-z])[^()]*\)$")
+
+
+def readable_name(name: str | None, ident: str = "") -> str:
+    """A display name for an entity or item: its stored ``name``, else one derived from its IRI ``ident``.
+
+    A DBpedia resource keeps everything after ``/resource/`` (``Frost/Nixon_(film)`` is one name, not
+    ``Nixon (film)``), percent-escapes and underscores are undone, and a trailing disambiguator such as
+    "(film)" or "(writer/producer)" is dropped (a year alone, as in "Toy Story (1995)", is kept). A stored
+    name that is itself an IRI, or that is the last path segment of ``ident`` (what a naive split on ``/``
+    makes of it), is derived again from ``ident``.
+
+    Example:
+        >>> readable_name(None, "http://dbpedia.org/resource/Fahrenheit_9/11")
+        'Fahrenheit 9/11'
+        >>> readable_name("Nixon (film)", "http://dbpedia.org/resource/Frost/Nixon_(film)")
+        'Frost/Nixon'
+    """
+    text = str(name).strip() if name is not None else ""
+    iri = str(ident or "")
+    if "://" in text:
+        iri, text = text, ""
+    naive = urllib.parse.unquote(iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]).replace("_", " ").strip()
+    if "://" in iri and (not text or text == naive):
+        tail = iri.split("/resource/", 1)[1] if "/resource/" in iri else iri.rstrip("/").rsplit("/", 1)[-1]
+        text = urllib.parse.unquote(tail.rsplit("#", 1)[-1] if "/resource/" not in iri else tail).replace("_", " ")
+    text = " ".join(text.split())
+    if not text:
+        return iri
+    if "://" in iri or str(ident).startswith(("dbr:", "res:")):
+        text = _DISAMBIGUATOR.sub("", text) or text
+    return text
 
 
 @dataclass
@@ -156,7 +192,7 @@ def load_index(store: GraphStore) -> GraphIndex:
             att[r["id"]] = {str(k): float(x) for k, x in v.items() if isinstance(x, (int, float))}
     return GraphIndex(
         items=items, item_index=item_index, titles=titles, entities=ent_keys,
-        entity_names=[names.get(k) or name_from_iri(k[1]) for k in ent_keys], item_entity=a, rel_types=rel_types,
+        entity_names=[readable_name(names.get(k), k[1]) for k in ent_keys], item_entity=a, rel_types=rel_types,
         item_item=b.tocsr(), item_rel_types=item_rel_types, idf=idf, users=users, user_index=user_index,
         history=h, similar=s, attention=att,
     )
@@ -294,6 +330,14 @@ def _title(index: GraphIndex, item: str) -> str:
 def _rel_words(rel: str) -> str:
     return {"ALSO_BUY": "bought together with", "ALSO_VIEW": "viewed together with",
             "PREVIOUS_WORK": "the sequel/prequel of", "SUBSEQUENT_WORK": "the sequel/prequel of"}.get(rel, rel.lower())
+
+
+def relation_words(rel: str) -> str:
+    """How a reason says a relationship type: ``DIRECTED_BY`` → "directed by", ``ALSO_VIEW`` → "viewed
+    together with" (the words :func:`explain`'s sentences use)."""
+    if rel in ITEM_ITEM_TYPES:
+        return _rel_words(rel)
+    return _VERBS.get(rel, rel.lower().replace("_", " "))
 
 
 def _entity_path(index: GraphIndex, a_csc: sparse.csc_matrix, item: str, r: int, e: int, hist: np.ndarray,

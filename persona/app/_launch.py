@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-
 #: Where the explorer listens unless ``--host`` says otherwise: it shows user histories.
 DEFAULT_ADDRESS = "127.0.0.1"
 

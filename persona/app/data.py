@@ -19,10 +19,34 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from persona.explain import readable_name
 from persona.kgstore import GraphStore, StoreError
+from persona.kgstore.schema import ENTITY_LABELS
+from persona.runs import RunRecord, list_runs
 
 #: Relationship types that do not lead from an item to an attribute.
-_NON_ATTRIBUTE_RELS = ("RATED", "RECOMMENDED", "ALSO_BUY", "ALSO_VIEW")
+_NON_ATTRIBUTE_RELS = ("RATED", "RECOMMENDED", "ALSO_BUY", "ALSO_VIEW", "SIMILAR", "HELD_OUT")
+#: Columns of :attr:`Neighbourhood.scores`.
+SCORE_COLUMNS = ["label", "attr", "name", "n_items", "items_with", "specificity"]
+#: Attributes whose specificity is asked for (by the user's item count): bounds one query's size.
+_MAX_CANDIDATES = 1500
+
+
+def specificity(n_items: Any, items_with: Any, catalogue: int) -> Any:
+    """How telling an attribute is of a user: ``idf · log2(1 + n)``.
+
+    ``idf = ln(N / df)`` with ``N`` catalogue items and ``df`` the items reaching the attribute (a director
+    of 3 films is specific, "Drama" of 400 is not); ``n`` is how many of the user's training items reach it,
+    on a log scale, so that 15 comedies do not outweigh 3 films of one director.
+
+    Example:
+        >>> round(float(specificity(3, 4, 1682)), 2), round(float(specificity(30, 700, 1682)), 2)
+        (12.08, 4.34)
+    """
+    n = np.asarray(n_items, dtype=np.float64)
+    df = np.maximum(np.asarray(items_with, dtype=np.float64), 1.0)
+    return np.log(max(int(catalogue), 1) / df).clip(min=0.0) * np.log2(1.0 + n)
 
 
 @dataclass(frozen=True)
@@ -67,6 +91,11 @@ class Neighbourhood:
         similar: Most similar users by persona: ``user, similarity`` (best first).
         overlap: Similar users' training items reaching top attributes: ``user, label, attr, n``.
         note: Why part of the picture is missing (e.g. no persona yet), or None.
+        all_links: Every training item → attribute edge of the user: ``item, label, attr, name`` (what a
+            click on a node expands to).
+        scores: Every attribute of the user's training items with its specificity: ``label, attr, name,
+            n_items, items_with, specificity`` (best first).
+        titles: Item id → title of every training item.
     """
 
     user: str
@@ -77,6 +106,9 @@ class Neighbourhood:
     similar: pd.DataFrame
     overlap: pd.DataFrame
     note: str | None = None
+    all_links: pd.DataFrame = field(default_factory=lambda: _frame([], ["item", "label", "attr", "name"]))
+    scores: pd.DataFrame = field(default_factory=lambda: _frame([], SCORE_COLUMNS))
+    titles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,7 +142,7 @@ def parse_attention(text: str | None, user_id: str) -> dict[str, float]:
         user_id: The user, named in the error message.
 
     Returns:
-        Meta-path name → weight, sorted by weight descending, then name.
+        Meta-path name → weight (rounded to 4 decimals), sorted by weight descending, then name.
 
     Raises:
         ValueError: ``text`` is not a JSON object of finite numbers.
@@ -135,7 +167,7 @@ def parse_attention(text: str | None, user_id: str) -> dict[str, float]:
             raise ValueError(
                 f"User {user_id!r}: persona_attention[{name!r}] = {weight!r}; expected a finite number"
             )
-        out[str(name)] = float(weight)
+        out[str(name)] = round(float(weight), 4)  # stored as float32: 0.1584 not 0.15839999914169312
     return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -226,9 +258,9 @@ class ExplorerData:
         return _frame(rows, ["pos", "item", "title", "split", "rating", "ts"])
 
     def recommendations(self, user_id: str) -> pd.DataFrame:
-        """RECOMMENDED lists of the user: ``run, rank, item, title, score``, by run then rank."""
+        """RECOMMENDED lists of the user: ``run, rank, item, title, score, reason, why``, by run then rank."""
         rows = self._run("app_recommendations", {"id": user_id})
-        return _frame(rows, ["run", "rank", "item", "title", "score"])
+        return _frame(rows, ["run", "rank", "item", "title", "score", "reason", "why"])
 
     def similar_users(self, user_id: str, persona: np.ndarray, k: int = 5) -> pd.DataFrame:
         """The ``k`` users with the most similar personas (cosine), the user excluded: ``user, similarity``."""
@@ -256,6 +288,64 @@ class ExplorerData:
         rows = self._run("app_attribute_overlap", {"users": list(user_ids), "attrs": list(attr_ids)})
         return _frame(rows, ["user", "label", "attr", "n"])
 
+    def catalogue_size(self) -> int:
+        """Number of items in the store."""
+        rows = self._run("app_item_count")
+        return int(rows[0]["n"]) if rows else 0
+
+    def attribute_items(self, attr_ids: Sequence[str]) -> pd.DataFrame:
+        """How many catalogue items reach each attribute: ``label, attr, n``."""
+        if not attr_ids:
+            return _frame([], ["label", "attr", "n"])
+        return _frame(self._run("app_attribute_items", {"attrs": list(attr_ids)}), ["label", "attr", "n"])
+
+    def similar_edges(self, user_id: str, k: int = 5) -> pd.DataFrame:
+        """The user's ``SIMILAR`` users as written by the newest run: ``user, similarity`` (best first)."""
+        rows = self._run("app_similar_edges", {"id": user_id})
+        return _frame(rows, ["user", "similarity"]).head(max(k, 0)).reset_index(drop=True)
+
+    def held_out(self, user_id: str) -> pd.DataFrame:
+        """The user's held-out test item and its test-time ranks per run:
+        ``run, item, title, retriever_rank, final_rank, candidates``."""
+        rows = self._run("app_held_out", {"id": user_id})
+        return _frame(rows, ["run", "item", "title", "retriever_rank", "final_rank", "candidates"])
+
+    def held_out_run(self, run_id: str) -> pd.DataFrame:
+        """Every user's held-out rank of one run: ``user, item, retriever_rank, final_rank, n_train``."""
+        rows = self._run("app_held_out_run", {"run": run_id})
+        return _frame(rows, ["user", "item", "retriever_rank", "final_rank", "n_train"])
+
+    def run_recommended(self, run_id: str) -> pd.DataFrame:
+        """How often each item is in one run's written-back lists: ``item, n``."""
+        return _frame(self._run("app_run_recommended", {"run": run_id}), ["item", "n"])
+
+    def item_popularity(self) -> pd.DataFrame:
+        """Training interactions per item: ``item, n``."""
+        return _frame(self._run("app_item_popularity"), ["item", "n"])
+
+    def entity_names(self, ids: Sequence[str]) -> pd.DataFrame:
+        """Label and name of attribute/entity nodes: ``label, id, name``."""
+        if not ids:
+            return _frame([], ["label", "id", "name"])
+        return _frame(self._run("app_entity_names", {"ids": list(ids)}), ["label", "id", "name"])
+
+    def personas(self) -> pd.DataFrame:
+        """Every stored persona: ``user, persona, planted_taste, occupation, age, gender, persona_run``."""
+        cols = ["user", "persona", "planted_taste", "occupation", "age", "gender", "persona_run"]
+        return _frame(self._run("app_personas"), cols)
+
+    def user_labels(self, label: str) -> pd.DataFrame:
+        """Per user, training interactions per attribute of ``label`` (a whitelisted node label):
+        ``user, attr, name, n``."""
+        if label not in ENTITY_LABELS:
+            raise ValueError(f"unknown attribute label {label!r}; expected one of {', '.join(ENTITY_LABELS)}")
+        return _frame(self._run("app_user_labels", {"label": label}), ["user", "attr", "name", "n"])
+
+    def runs(self) -> list[RunRecord]:
+        """The store's recorded runs, newest first (none for a store trained before runs were recorded)."""
+        with self._lock:
+            return list_runs(self.store)
+
     def neighbourhood(
         self,
         user_id: str,
@@ -266,12 +356,20 @@ class ExplorerData:
         n_attributes: int = 8,
         n_items: int = 10,
         with_attributes: bool = True,
+        rank_by: str = "specificity",
     ) -> Neighbourhood:
         """Gather what the neighbourhood picture shows.
 
-        Attributes are ranked by how many of the user's training items reach them, then by how many of
-        the similar users share them, then by name. Shown items are those linked to the most top
-        attributes, then the most recent.
+        Attributes are ranked by :func:`specificity` (``rank_by="specificity"``: a director most of whose
+        films the user saw before a genre half the catalogue has) or by how many of the user's training
+        items reach them (``rank_by="count"``), then by how many of the similar users share them, then by
+        name. Two attributes of one name under different labels ("Gardening" the genre and the category)
+        count once, the more telling one. Attributes that only one training item reaches are left out
+        when the user has five or more. Shown items are those linked to the most top attributes, then the
+        most recent.
+
+        Similar users are the run's ``SIMILAR`` edges when the store has them, else the nearest personas
+        by the vector index.
 
         Args:
             user_id: The user.
@@ -281,18 +379,22 @@ class ExplorerData:
             n_attributes: Top attributes to include.
             n_items: Training items to draw at most.
             with_attributes: False when the store has no item→attribute relationships (skips queries).
+            rank_by: ``"specificity"`` or ``"count"``.
         """
+        if rank_by not in ("specificity", "count"):
+            raise ValueError(f"rank_by must be 'specificity' or 'count', got {rank_by!r}")
         hist = self.history(user_id) if history is None else history
         train = hist[hist["split"] == "train"].sort_values("pos")
         note = None
+        similar = _frame([], ["user", "similarity"])
         if persona is None:
-            similar = _frame([], ["user", "similarity"])
             note = "no persona yet (run `persona train`), so no similar users"
-        else:
+        elif k_users > 0:
             try:
-                similar = self.similar_users(user_id, persona, k_users)
+                similar = self.similar_edges(user_id, k_users)
+                if similar.empty:
+                    similar = self.similar_users(user_id, persona, k_users)
             except StoreError as e:  # e.g. Neo4j without a vector index yet: draw the rest anyway
-                similar = _frame([], ["user", "similarity"])
                 note = f"similar users unavailable: {e}"
 
         edges = self.item_attributes(user_id) if with_attributes else _frame([], ["item", "rel", "label", "attr", "name"])
@@ -302,21 +404,36 @@ class ExplorerData:
             .groupby(["label", "attr"], as_index=False)
             .agg(name=("name", "first"), n_items=("item", "nunique"))
         )
-        # Overlap is asked for the user's 50 most frequent attributes only: it bounds the query size,
-        # and an attribute reached by one item of the user rarely makes the top list anyway.
-        candidates = per_attr.sort_values(["n_items", "attr"], ascending=[False, True]).head(50)
+        per_attr["name"] = [readable_name(n if isinstance(n, str) else None, a) for n, a in zip(per_attr["name"], per_attr["attr"])]
+        if rank_by == "specificity" and len(per_attr):
+            pool = per_attr.sort_values(["n_items", "attr"], ascending=[False, True]).head(_MAX_CANDIDATES)
+            df = self.attribute_items(pool["attr"].tolist()).rename(columns={"n": "items_with"})
+            per_attr = per_attr.merge(df, on=["label", "attr"], how="left")
+            per_attr["items_with"] = per_attr["items_with"].fillna(per_attr["n_items"]).astype(int)
+            per_attr["specificity"] = specificity(per_attr["n_items"], per_attr["items_with"], self.catalogue_size())
+        else:
+            per_attr["items_with"] = per_attr["n_items"].astype(int) if len(per_attr) else pd.Series(dtype=int)
+            per_attr["specificity"] = per_attr["n_items"].astype(float) if len(per_attr) else pd.Series(dtype=float)
+        per_attr["sort_name"] = per_attr["name"].astype(str)
+        per_attr = per_attr.sort_values(["specificity", "n_items", "sort_name"], ascending=[False, False, True])
+        scores = per_attr.drop_duplicates("sort_name" if rank_by == "specificity" else ["label", "attr"])
+        pool = scores
+        if len(train) >= 5 and (scores["n_items"] >= 2).any():
+            pool = scores[scores["n_items"] >= 2]
+        # Overlap is asked for the 50 best candidates only: it bounds the query size.
+        candidates = pool.head(50)
         overlap = self.attribute_overlap(similar["user"].tolist(), candidates["attr"].tolist())
         overlap = overlap.merge(candidates[["label", "attr"]], on=["label", "attr"])  # same id, other label
         shared = overlap[overlap["n"] > 0].groupby(["label", "attr"]).size().rename("shared_by").reset_index()
         candidates = candidates.merge(shared, on=["label", "attr"], how="left")
         candidates["shared_by"] = candidates["shared_by"].fillna(0).astype(int)
-        candidates["sort_name"] = candidates["name"].fillna(candidates["attr"]).astype(str)
         top = (
-            candidates.sort_values(["n_items", "shared_by", "sort_name"], ascending=[False, False, True])
+            candidates.sort_values(["specificity", "shared_by", "sort_name"], ascending=[False, False, True])
             .head(n_attributes)
             .drop(columns="sort_name")
             .reset_index(drop=True)
         )
+        top = top[["label", "attr", "name", "n_items", "shared_by", "items_with", "specificity"]]
         links = edges.merge(top[["label", "attr"]], on=["label", "attr"])[["item", "label", "attr"]].drop_duplicates()
         per_item = links.groupby("item").size().rename("n_links")
         shown = train.assign(n_links=train["item"].map(per_item).fillna(0).astype(int))
@@ -324,6 +441,8 @@ class ExplorerData:
         shown = shown.sort_values("pos")[["item", "title", "pos"]].reset_index(drop=True)
         links = links[links["item"].isin(shown["item"])].sort_values(["item", "label", "attr"]).reset_index(drop=True)
         overlap = overlap.merge(top[["label", "attr"]], on=["label", "attr"]).sort_values(["user", "label", "attr"])
+        all_links = edges.drop_duplicates(["item", "label", "attr"])[["item", "label", "attr"]].merge(
+            per_attr[["label", "attr", "name"]], on=["label", "attr"], how="left")
         return Neighbourhood(
             user=user_id,
             items=shown,
@@ -333,6 +452,9 @@ class ExplorerData:
             similar=similar,
             overlap=overlap[overlap["n"] > 0].reset_index(drop=True),
             note=note,
+            all_links=all_links.reset_index(drop=True),
+            scores=scores[SCORE_COLUMNS].reset_index(drop=True),
+            titles={str(i): (t if isinstance(t, str) and t else str(i)) for i, t in zip(train["item"], train["title"])},
         )
 
 

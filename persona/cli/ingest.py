@@ -66,9 +66,29 @@ def _run_ingest(settings: Settings, parse: Any, quiet: bool, source: str) -> Non
         for name, n in report.counts[kind].items()
     ]
     console.print(table(f"ingest {source} → {settings.store}", rows))
-    interesting = {k: v for k, v in report.stats.items() if v}
+    _print_predicates(report.stats)
+    interesting = {k: v for k, v in report.stats.items() if v and k != "predicate_types"}
     if interesting:
         console.print(table("parser notes", interesting, names=("note", "value")))
+
+
+def _print_predicates(stats: dict[str, Any]) -> None:
+    """The predicate → relationship type → label mapping the knowledge triples went through."""
+    from persona.ingest.rdf import predicate_map
+    from persona.kgstore.schema import predicate_source
+
+    mapping = [
+        {"predicate": p, "type": t, "label": lab, "triples": n, "rule": predicate_source(p)}
+        for p, t, lab, n in predicate_map(stats)
+    ]
+    if mapping:
+        console.print(
+            table(
+                "predicates → relationship types",
+                mapping,
+                caption="override a rule in the config file: [ingest.predicates] \"PREDICATE\" = [\"TYPE\", \"Label\"]",
+            )
+        )
 
 
 @ingest_app.command("movielens")

@@ -4,7 +4,13 @@ Zhao et al., "RecBole: Towards a Unified, Comprehensive and Efficient Framework 
 Algorithms", CIKM 2021 (file format); Wang et al., "Amazon-KG: A Knowledge Graph Enhanced
 Cross-Domain Recommendation Dataset", SIGIR 2024 (the Amazon-KG files this is tested on).
 
-Each file starts with a header of tab-separated ``name:type`` columns. Recognised columns:
+Each file starts with a header of tab-separated ``name:type`` columns. As in RecBole, a ``token`` or
+``token_seq`` value is a string and only ``float`` values are numbers: a ``release_year:token`` or
+``age:token`` column gives ``Item.year`` / ``User.age`` when its token is an integer (then the year or age
+must be plausible, like a number's), and no value when it is another word (RecBole's ``ml-100k.item``
+writes ``unkonwn``), counted per column in ``stats["tokens_not_numbers"]``; a ``year:float`` value that
+is not a number is a bad record. ``rating`` and ``timestamp`` are numbers whatever their declared type:
+they weigh and order the interactions. Recognised columns:
 
 * ``.inter``: ``user_id``, ``item_id`` (required), ``rating``, ``timestamp``. Without ``timestamp`` the
   file order of a user's rows is taken as chronological (``RATED.ts`` is then null).
@@ -13,9 +19,13 @@ Each file starts with a header of tab-separated ``name:type`` columns. Recognise
   (→ ``Brand``); ``price``, ``sales_rank`` and ``sales_type`` are recognised and ignored. Columns typed
   ``token_seq`` hold space-separated tokens (RecBole's separator); ``_`` in such a token is a space.
 * ``.user``: ``user_id`` (required), ``age``, ``gender``, ``occupation``; ``zip_code`` is ignored.
-* ``.kg``: ``head_id``, ``relation_id``, ``tail_id``. Entities are IRIs, ``res:X``, or plain tokens;
-  relations are IRIs, prefixed names (``dbo:director``, ``dct:subject``), or bare names matched to the
-  predicate table (``director``, ``directed_by``, ``subject_is`` …, see :func:`relation_iri`).
+* ``.kg``: ``head_id``, ``relation_id``, ``tail_id``. Entities are IRIs, ``res:X``, or plain tokens
+  (Freebase ``m.0dyb1``); relations are IRIs, prefixed names (``dbo:director``, ``dct:subject``), bare
+  names matched to the predicate table (``director``, ``directed_by``, ``subject_is`` …, see
+  :func:`relation_iri`), or any other name, which becomes its own relationship type
+  (:func:`persona.kgstore.schema.derive_predicate_rules`: ``film.film.actor`` → ``FILM_ACTOR`` →
+  ``Person``). ``[ingest.predicates]`` overrides a rule, keyed by the relation as the mapping report
+  (``stats["predicate_types"]``) names it.
 * ``.link``: ``item_id``, ``entity_id``.
 
 Any other column name is an error that names the header.
@@ -26,6 +36,7 @@ Why one long module: the five atomic files share one header grammar and one set 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -108,8 +119,8 @@ def relation_iri(name: str) -> str:
     Full IRIs and prefixed names (``dbo:``, ``dbp:``, ``dct:``, ``rdfs:``, ``foaf:``) are expanded;
     bare names are matched, case-insensitively and without a trailing ``_is``, against the local names
     of :data:`~persona.kgstore.schema.PREDICATES` (``writer_is`` → ``dbo:writer``, ``subject_is`` →
-    ``dct:subject``, ``directed_by`` → ``dbo:director``). Anything else is returned unchanged and ends up
-    as ``RELATED_TO {predicate: name}``.
+    ``dct:subject``, ``directed_by`` → ``dbo:director``). Anything else (Freebase ``film.film.actor``) is
+    returned unchanged and gets a relationship type of its own (see the module doc).
     """
     v = name.strip()
     if v.startswith("<") and v.endswith(">"):
@@ -179,11 +190,14 @@ def read_atomic(
     Returns:
         Complete frames; ``stats``: ``source``, ``records``, ``timestamps`` (bool), ``duplicates``,
         ``duplicate_rows``, ``k_core``, ``k_core_removed``, ``links``, ``titles_from_link``,
-        ``kg_rows``, ``skipped``, and the RDF keys when ``.kg`` or ``rdf`` is given.
+        ``kg_rows``, ``skipped``, ``tokens_not_numbers`` (when a year or age token is a word), and the
+        RDF keys when ``.kg`` or ``rdf`` is given, among them ``predicate_types``: the predicate →
+        relationship type → label mapping (:func:`persona.ingest.rdf.predicate_map`).
 
     Raises:
         InputError: missing ``.inter``, empty or header-only ``.inter``, unknown or repeated column
-            header, wrong column count, non-numeric or out-of-range rating/timestamp/year/age,
+            header, wrong column count, non-numeric or out-of-range rating/timestamp, a ``float`` year or
+            age that is not an integer, an integer year or age out of range,
             conflicting duplicate ``.item``/``.user`` rows; a ``k_core`` that leaves no interaction.
         ValueError: ``rdf`` given without linked items; a negative ``k_core``, ``hops`` below 1, or an
             empty rating / time range.
@@ -331,6 +345,35 @@ def _read_inter(path: Path, policy: RecordPolicy, stats: dict, limits: Limits) -
     )
 
 
+#: A token that spells an integer (``1995``, ``-3``, ``2001.0``); other tokens are words, not numbers.
+_INTEGER_TOKEN = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+
+
+def _integer(
+    path: Path,
+    n: int,
+    value: str,
+    typ: str,
+    column: str,
+    what: str,
+    policy: RecordPolicy,
+    raw: str,
+    stats: dict,
+) -> tuple[bool, int | None]:
+    """Read an integer column (year, age): (record ok, value or None).
+
+    A ``float`` column must hold a number (otherwise a bad record). A ``token`` column holds a string: a
+    token that spells an integer is that number, any other token (``unkonwn``) is no value, counted in
+    ``stats["tokens_not_numbers"][column]``.
+    """
+    if typ.startswith("token") and not _INTEGER_TOKEN.fullmatch(value.strip()):
+        counts = stats.setdefault("tokens_not_numbers", {})
+        counts[column] = counts.get(column, 0) + 1
+        return True, None
+    v = parse_int(path, n, value, what, policy, raw)
+    return v is not None, v
+
+
 def _seq(value: str, typ_is_seq: bool) -> list[str]:
     if not value.strip():
         return []
@@ -353,11 +396,14 @@ def _read_items(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict
         year_ok = True
         for name in ("year", "release_year"):
             if name in cols and f[cols[name]].strip():
-                y = parse_int(path, n, f[cols[name]], "year", policy, text)
-                if y is None or not in_range(path, n, y, YEAR_MIN, YEAR_MAX, f"a {name}", policy, text):
+                ok, y = _integer(path, n, f[cols[name]], types[name], name, "year", policy, text, stats)
+                if not ok or (
+                    y is not None and not in_range(path, n, y, YEAR_MIN, YEAR_MAX, f"a {name}", policy, text)
+                ):
                     year_ok = False
                     break
-                rec["year"] = y
+                if y is not None:
+                    rec["year"] = y
         if not year_ok:
             continue
         for name, key in (
@@ -388,16 +434,19 @@ def _read_items(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict
 
 
 def _read_users(path: Path, policy: RecordPolicy, stats: dict) -> dict[str, dict]:
-    cols, _types, rows = iter_table(path, policy, _USER_COLS, ("user_id",), "a RecBole .user file")
+    cols, types, rows = iter_table(path, policy, _USER_COLS, ("user_id",), "a RecBole .user file")
     out: dict[str, dict] = {}
     for n, text, f in rows:
         user = f[cols["user_id"]]
         rec: dict[str, Any] = {}
         if "age" in cols and f[cols["age"]].strip():
-            age = parse_int(path, n, f[cols["age"]], "age", policy, text)
-            if age is None or not in_range(path, n, age, AGE_MIN, AGE_MAX, "an age", policy, text):
+            ok, age = _integer(path, n, f[cols["age"]], types["age"], "age", "age", policy, text, stats)
+            if not ok or (
+                age is not None and not in_range(path, n, age, AGE_MIN, AGE_MAX, "an age", policy, text)
+            ):
                 continue
-            rec["age"] = age
+            if age is not None:
+                rec["age"] = age
         for name in ("gender", "occupation"):
             if name in cols and f[cols[name]].strip():
                 rec[name] = f[cols[name]].strip()

@@ -9,12 +9,16 @@ Mapping (the same for files, SPARQL and ``.kg``):
 
 * Only triples reachable from a linked item's IRI within ``hops`` are kept: hop 1 are the triples whose
   subject is a linked item; hop 2 those whose subject is an object reached at hop 1, and so on.
-* A predicate in :data:`persona.kgstore.schema.PREDICATES` becomes its relationship type towards its
-  target label (``dbo:director`` → ``DIRECTED_BY`` → ``Person``). Any other IRI-valued predicate becomes
-  ``RELATED_TO {predicate: IRI}`` towards an ``Entity`` node and is counted in
-  ``stats["unknown_predicates"]`` ({IRI: triples}); literal-valued ones are counted in
-  ``stats["unknown_literal_predicates"]`` and skipped (known predicates with a literal object are
-  counted in ``stats["literal_objects_skipped"]``).
+* A predicate in :data:`persona.kgstore.schema.PREDICATES` (the DBpedia table, plus
+  ``[ingest.predicates]``) becomes its relationship type towards its target label (``dbo:director`` →
+  ``DIRECTED_BY`` → ``Person``). Any other IRI-valued predicate gets its own type and target label
+  derived from its name by :func:`persona.kgstore.schema.derive_predicate_rules`
+  (``film.film.directed_by`` → ``FILM_DIRECTED_BY`` → ``Person``, ``http://example.org/mood`` →
+  ``MOOD`` → ``Entity``) and is counted in ``stats["unknown_predicates"]`` ({predicate: triples});
+  literal-valued ones are counted in ``stats["unknown_literal_predicates"]`` and skipped (known
+  predicates with a literal object are counted in ``stats["literal_objects_skipped"]``). The mapping
+  used, table and derived alike, is ``stats["predicate_types"]``: {"predicate → TYPE → Label":
+  triples}, read back as rows by :func:`predicate_map` (the ingest commands print it).
 * An object that is itself a linked item's IRI resolves to that ``Item`` (``dbo:previousWork`` between
   two books in the catalogue joins the two items) instead of a separate entity node.
 * An entity reached through several predicates with different target labels gets one label: the most
@@ -43,6 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import rdflib
@@ -50,7 +55,7 @@ from rdflib.exceptions import ParserError
 
 from persona.errors import ConfigError
 from persona.kgstore.frames import GraphFrames
-from persona.kgstore.schema import ENTITY_LABELS, PREDICATES
+from persona.kgstore.schema import ENTITY_LABELS, PREDICATES, derive_predicate_rules
 
 from ._io import iter_line_blocks, read_bytes
 from ._ntriples import Triple, check_text, match_line, parse_slow, relative_iri
@@ -59,6 +64,19 @@ from ._values import HOPS, check_reader_args
 from .errors import InputError, RecordPolicy, show
 
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+#: Joins predicate, relationship type and target label in the keys of ``stats["predicate_types"]``: one
+#: flat {key: triples} dict adds up when the statistics of several sources are merged.
+MAP_SEP = " → "
+
+
+def predicate_map(stats: Mapping[str, Any]) -> list[tuple[str, str, str, int]]:
+    """Rows (predicate, relationship type, target label, triples) of ``stats["predicate_types"]``, sorted."""
+    out = []
+    for key, n in (stats.get("predicate_types") or {}).items():
+        pred, rel, label = str(key).rsplit(MAP_SEP, 2)
+        out.append((pred, rel, label, int(n)))
+    return sorted(out)
+
 
 _FORMATS = {
     ".nt": "nt",
@@ -411,30 +429,35 @@ def frames_from_index(index: TripleIndex, links: Mapping[str, str], hops: int = 
     unknown: Counter[str] = Counter()
     unknown_lit: Counter[str] = Counter()
     lit_known: Counter[str] = Counter()
-    edges: list[tuple[str, str, str, str, str]] = []  # (subject, predicate, object, rel type, target label)
-    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    walked: list[tuple[str, str, str]] = []  # (subject, predicate, object)
     visited = set(items_of)
     frontier = sorted(items_of)
     for _hop in range(hops):
         nxt: list[str] = []
         for s in frontier:
             for p, o, literal in index.by_subject.get(s, ()):
-                rule = PREDICATES.get(p)
                 if literal:
-                    (lit_known if rule else unknown_lit)[p] += 1
+                    (lit_known if p in PREDICATES else unknown_lit)[p] += 1
                     continue
-                if rule is None:
+                if p not in PREDICATES:
                     unknown[p] += 1
-                    rel, target = "RELATED_TO", "Entity"
-                else:
-                    rel, target = rule.rel_type, rule.target
-                edges.append((s, p, o, rel, target))
-                if o not in items_of:
-                    votes[o][target] += 1
+                walked.append((s, p, o))
                 if o not in visited:
                     visited.add(o)
                     nxt.append(o)
         frontier = nxt
+
+    rules = {p: PREDICATES[p] for p in {p for _, p, _ in walked} - unknown.keys()}
+    rules.update(derive_predicate_rules(unknown))
+    edges: list[tuple[str, str, str, str]] = []  # (subject, predicate, object, rel type)
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    used: Counter[str] = Counter()
+    for s, p, o in walked:
+        rule = rules[p]
+        edges.append((s, p, o, rule.rel_type))
+        used[p] += 1
+        if o not in items_of:
+            votes[o][rule.target] += 1
 
     order = {lab: i for i, lab in enumerate(ENTITY_LABELS)}
     label_of: dict[str, str] = {}
@@ -447,7 +470,7 @@ def frames_from_index(index: TripleIndex, links: Mapping[str, str], hops: int = 
 
     groups: dict[tuple[str, str, str], list[tuple[str, str, str]]] = defaultdict(list)
     with_triples: set[str] = set()
-    for s, p, o, rel, _target in edges:
+    for s, p, o, rel in edges:
         if s in items_of:
             srcs, src_label = items_of[s], "Item"
             with_triples.add(s)
@@ -487,6 +510,10 @@ def frames_from_index(index: TripleIndex, links: Mapping[str, str], hops: int = 
             "linked_items": len(links),
             "linked_items_with_triples": sum(len(items_of[i]) for i in with_triples),
             "unknown_predicates": dict(unknown),
+            "predicate_types": {
+                f"{p}{MAP_SEP}{rules[p].rel_type}{MAP_SEP}{rules[p].target}": n
+                for p, n in sorted(used.items())
+            },
             "unknown_literal_predicates": dict(unknown_lit),
             "literal_objects_skipped": dict(lit_known),
             "label_conflicts": conflicts,

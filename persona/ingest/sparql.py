@@ -202,7 +202,8 @@ def fetch_triples(
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ConfigError(f"batch must be at least 1 item per query (--batch), got {batch!r}")
     if predicates is None:
-        preds: list[str] | None = [*PREDICATES, RDFS_LABEL]
+        # the table's IRIs only: a configured key may be a .kg relation id (film.film.actor), not an IRI
+        preds: list[str] | None = [p for p in PREDICATES if p.startswith(("http://", "https://"))] + [RDFS_LABEL]
     elif isinstance(predicates, str):
         if predicates != "*":
             raise ConfigError(f'predicates must be a list of IRIs, None or "*", got {predicates!r}')
@@ -325,7 +326,8 @@ def fetch_dbpedia(
         links: item id → entity IRI (e.g. the ``.link`` file of the dataset).
         endpoint: SPARQL endpoint (default: the public DBpedia endpoint).
         predicates: Predicates to fetch; None = the schema's predicate table + ``rdfs:label``;
-            ``"*"`` = all (unknown ones become ``RELATED_TO``).
+            ``"*"`` = all (a predicate outside the table gets a relationship type derived from its name,
+            :func:`persona.kgstore.schema.derive_predicate_rules`).
         hops: How far to follow from the linked items.
         batch: Subjects per ``VALUES`` query.
         rate_limit_s: Minimum seconds between network requests.

@@ -47,7 +47,7 @@ import ladybug
 from . import queries
 from ._protocol import Progress, StoreError, read_only_refusal
 from .frames import GraphFrames, RelFrame
-from .schema import META_LABELS, NODE_TYPES, REL_TYPES, new_identity, node_label, rel_key, rel_type
+from .schema import META_LABELS, NODE_TYPES, REL_TYPES, adopt_rel_type, new_identity, node_label, rel_key, rel_type
 
 _DDL_TYPES = {"STRING": "STRING", "INT64": "INT64", "DOUBLE": "DOUBLE", "FLOAT[]": "FLOAT[]", "STRING[]": "STRING[]"}
 _ARROW_TYPES = {
@@ -273,8 +273,18 @@ class EmbeddedStore:
         return res.get_as_df()
 
     def _tables(self) -> dict[str, str]:
+        """Table name → NODE/REL. Relationship types an earlier ingest derived from its KG's predicates
+        are adopted into the schema here (:func:`~persona.kgstore.schema.adopt_rel_type`), so every later
+        process knows them; a table whose name breaks the naming rules stays unknown."""
         df = self._df("CALL show_tables() RETURN name, type")
-        return dict(zip(df["name"], df["type"]))
+        tables = dict(zip(df["name"], df["type"]))
+        for name, kind in tables.items():
+            if kind == "REL" and name not in REL_TYPES:
+                try:
+                    adopt_rel_type(name)
+                except ValueError:
+                    pass
+        return tables
 
     def _pairs(self) -> dict[str, set[tuple[str, str]]]:
         if self._rel_pairs is None:

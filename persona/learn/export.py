@@ -31,7 +31,8 @@ import torch
 from torch_geometric.data import HeteroData
 
 from persona.kgstore import GraphStore
-from persona.kgstore.schema import NODE_TYPES, REL_TYPES
+from persona.errors import ConfigError
+from persona.kgstore.schema import NODE_TYPES, REL_TYPES, adopt_rel_type
 
 Progress = Callable[[str, int, int], None]
 
@@ -338,8 +339,11 @@ def export_graph(
     for (sl, rel, dl), rows in _split_by(kg, ["src_label", "rel", "dst_label"]):
         if rel in _NOT_STRUCTURE or sl == "User":
             continue
-        if rel not in REL_TYPES:
-            raise ValueError(f"store has relationship type {rel!r}, unknown to the schema; register it first")
+        if rel not in REL_TYPES:  # a type an earlier ingest derived from its KG's predicates
+            try:
+                adopt_rel_type(rel)
+            except ValueError as bad:
+                raise ConfigError(f"store has relationship type {rel!r}, unknown to the schema: {bad}") from None
         if sl not in nodes or dl not in nodes:
             continue
         edges.append((sl, rel, dl, kg_ends.take(pa.array(rows))))

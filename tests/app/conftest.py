@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from persona.kgstore import GraphFrames, GraphStore, open_store
 
 TITLES = {
@@ -31,6 +32,18 @@ TITLES = {
 U1_HISTORY = [("i01", "train"), ("i02", "train"), ("i03", "train"), ("i04", "train"), ("i05", "valid"), ("i06", "test")]
 #: u1's newest run: the held-out test item i06 is at rank 3.
 U1_RECS = [("i07", 0.91), ("i08", 0.84), ("i06", 0.77), ("i09", 0.52), ("i10", 0.31)]
+#: The reasons written with u1's newest list (persona/explain.py's compact form): Airplane! is viewed
+#: together with Blazing Saddles; The Naked Gun shares the Parody genre (and a similar user); Silent Movie
+#: is Mel Brooks's; Top Secret! has no path.
+U1_WHY = {
+    "i07": ("viewed together with “Blazing Saddles”", [["item", 8.2, "i01", "ALSO_VIEW"]]),
+    "i08": ("in the genre Parody, like “Spaceballs”, “Blazing Saddles”",
+            [["entity", 1.2, "i04", "HAS_GENRE", "g:parody"], ["users", 0.9, 1, 3]]),
+    "i06": ("directed by Mel Brooks, like “Spaceballs”, “The Producers” and 2 more",
+            [["entity", 0.9, "i04", "DIRECTED_BY", "p:brooks"]]),
+    "i09": ("in the genre Parody, like “Spaceballs”", [["entity", 1.1, "i04", "HAS_GENRE", "g:parody"]]),
+    "i10": ("no graph path: ranked from the session sequence", []),
+}
 U1_ATTENTION = {"U-I-Genre-I-U": 0.55, "U-I-Person-I-U": 0.35, "U-I-U": 0.10}
 U1_SUMMARY = "Likes Mel Brooks parodies and absurd comedy."
 PERSONAS = {
@@ -96,7 +109,8 @@ def load_fixture(store: GraphStore) -> None:
     )
     store.create_vector_index("User", "persona", len(PERSONAS["u1"]))
     recs = GraphFrames()
-    rows = [{"src": "u1", "dst": i, "rank": r, "score": s, "run": "run-2"} for r, (i, s) in enumerate(U1_RECS, 1)]
+    rows = [{"src": "u1", "dst": i, "rank": r, "score": s, "run": "run-2", "reason": U1_WHY[i][0],
+             "why": json.dumps(U1_WHY[i][1])} for r, (i, s) in enumerate(U1_RECS, 1)]
     # an older run with another order: the page must show the newest run by default
     rows += [{"src": "u1", "dst": i, "rank": r, "score": 1.0 / r, "run": "run-1"} for r, i in enumerate(["i12", "i11"], 1)]
     rows += [{"src": "u2", "dst": "i09", "rank": 1, "score": 0.5, "run": "run-2"}]
@@ -126,3 +140,25 @@ def trained(store: GraphStore) -> GraphStore:
     """The fixture graph in the ``store`` fixture's backend (embedded, and Neo4j when NEO4J_URI is set)."""
     load_fixture(store)
     return store
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A small generated store trained end to end by ``pipeline.train`` (few epochs): ``(uri, workdir)``.
+
+    Everything the explorer reads from a real run is there: Run node, personas, SIMILAR, HELD_OUT and
+    RECOMMENDED with reasons, and the model files a session needs.
+    """
+    from persona import pipeline
+    from persona.config import load_settings
+    from persona.ingest import generate_demo
+    from persona.workflows import load_frames
+
+    tmp = tmp_path_factory.mktemp("demo-run")
+    work = tmp / "work"
+    s = load_settings(None, store=f"embedded:{tmp / 'demo.db'}", workdir=str(work))
+    s.rec = s.rec.model_copy(update={"epochs": 2, "hidden": 32, "blocks": 1, "eval_every": 1})
+    s.hdgi = s.hdgi.model_copy(update={"epochs": 5, "hidden": 32})
+    load_frames(s, lambda: generate_demo(users=120, items=80, seed=0))
+    pipeline.train(s)
+    return s.store, work

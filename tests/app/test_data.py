@@ -7,7 +7,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from persona.app import ExplorerData, neighbourhood_dot, parse_attention, session_rows, summary_source_label
+
+from persona.app import (
+    ExplorerData,
+    neighbourhood_graph,
+    parse_attention,
+    session_rows,
+    specificity,
+    summary_source_label,
+)
 from persona.kgstore import queries
 
 from .conftest import PERSONAS, TITLES, U1_ATTENTION, U1_HISTORY, U1_RECS, U1_SUMMARY
@@ -89,10 +97,10 @@ def test_attributes_overlap_and_briefs(trained):
     assert briefs["summary_source"].tolist() == ["llm:Qwen/Qwen3-8B", "extractive"]
 
 
-def test_neighbourhood(trained):
+def test_neighbourhood_by_count(trained):
     data = ExplorerData(trained)
     p = data.user("u1")
-    nb = data.neighbourhood("u1", p.persona, k_users=2, n_attributes=2, n_items=3)
+    nb = data.neighbourhood("u1", p.persona, k_users=2, n_attributes=2, n_items=3, rank_by="count")
     assert nb.n_train == 4
     # Comedy and Mel Brooks reach all four training items; Parody (two) falls outside the top two
     assert list(zip(nb.attributes["name"], nb.attributes["n_items"], nb.attributes["shared_by"])) == [
@@ -105,13 +113,70 @@ def test_neighbourhood(trained):
     assert sorted(map(tuple, nb.overlap[["user", "attr", "n"]].values.tolist())) == [
         ("u2", "g:comedy", 2), ("u2", "p:brooks", 2), ("u3", "g:comedy", 2), ("u3", "p:brooks", 1),
     ]
-    dot = neighbourhood_dot(nb)
-    assert dot.count(" -> ") == 3 + 6 + 4  # user→items, items→attributes, attributes←similar users
-    assert 'label="Spaceballs"' in dot and 'label="Blazing Saddles"' not in dot
 
     none = data.neighbourhood("u5", None)
     assert none.note == "no persona yet (run `persona train`), so no similar users"
     assert none.similar.empty and none.items["item"].tolist() == ["i02", "i04"]
+
+
+def test_neighbourhood_by_specificity(trained):
+    """Comedy reaches 10 of the 12 items: it says little. Mel Brooks (6 items) and Parody (5) say more."""
+    data = ExplorerData(trained)
+    p = data.user("u1")
+    nb = data.neighbourhood("u1", p.persona, k_users=2, n_attributes=2, n_items=3)
+    got = list(zip(nb.attributes["name"], nb.attributes["n_items"], nb.attributes["items_with"]))
+    assert got == [("Mel Brooks", 4, 6), ("Parody", 2, 5)]
+    np.testing.assert_allclose(nb.attributes["specificity"], [np.log(12 / 6) * np.log2(5), np.log(12 / 5) * np.log2(3)])
+    assert nb.scores["name"].tolist() == ["Mel Brooks", "Parody", "Comedy"]  # every attribute, best first
+    # the shown items are those reaching most top attributes (Blazing Saddles, Spaceballs: both), then recency
+    assert nb.items["item"].tolist() == ["i01", "i03", "i04"]
+    assert sorted(map(tuple, nb.links[["item", "attr"]].values.tolist())) == [
+        ("i01", "g:parody"), ("i01", "p:brooks"), ("i03", "p:brooks"), ("i04", "g:parody"), ("i04", "p:brooks"),
+    ]
+    assert set(nb.all_links["item"]) == {"i01", "i02", "i03", "i04"} and len(nb.all_links) == 10
+    assert nb.titles["i02"] == "Young Frankenstein"
+
+
+def test_specificity_favours_rare_attributes():
+    # a director with 3 of the user's films (4 in the catalogue) beats a genre 30 of them share (700 items)
+    director, genre = specificity([3, 30], [4, 700], 1682)
+    assert director > 2 * genre
+    assert specificity(5, 1682, 1682) == 0.0  # an attribute every item has says nothing
+
+
+def test_neighbourhood_graph(trained):
+    data = ExplorerData(trained)
+    p = data.user("u1")
+    nb = data.neighbourhood("u1", p.persona, k_users=2, n_attributes=2, n_items=3)
+    recs = data.recommendations("u1")
+    recs = recs[recs["run"] == "run-2"]
+    spec = neighbourhood_graph(nb, recs, selected="i06", entities={"p:brooks": ("Person", "Mel Brooks")})
+    nodes = {n["id"]: n for n in spec["nodes"]}
+    edges = {e["id"]: e for e in spec["edges"]}
+    assert {"u", "i:i01", "i:i03", "i:i04", "a:Person:p:brooks", "a:Genre:g:parody", "s:u2", "s:u3"} <= set(nodes)
+    # every recommendation is a clickable node; its stored paths link it to the history
+    assert {n["select"] for n in nodes.values() if "select" in n} == {"i07", "i08", "i06", "i09", "i10"}
+    assert "i:i01->r:i07" in edges  # Airplane! is viewed together with Blazing Saddles
+    assert "i:i04->a:Genre:g:parody" in edges and "a:Genre:g:parody->r:i08" in edges
+    assert "u->r:i08" in edges and edges["u->r:i08"]["label"] == "1/3 similar"
+    assert "u->r:i10" in edges  # no path: hangs off the user, dotted
+    # the selected one (Silent Movie, by Mel Brooks) is highlighted, the rest fade
+    assert edges["a:Person:p:brooks->r:i06"]["color"] == {"color": "#d62728"}
+    assert edges["i:i01->r:i07"]["color"] == {"color": "#e4e4e4"}
+    assert nodes["r:i06"]["borderWidth"] == 3 and nodes["r:i07"]["borderWidth"] == 1
+    # a click on Young Frankenstein's attribute... every hidden node is a real neighbour of the clicked one
+    assert [n["id"] for n in spec["hidden"]["a:Person:p:brooks"]["nodes"]] == ["i:i02"]
+    assert [n["label"] for n in spec["hidden"]["i:i01"]["nodes"]] == ["Comedy"]
+    again = neighbourhood_graph(nb, recs, selected="i07")
+    assert again["key"] != spec["key"]
+    assert neighbourhood_graph(nb, recs, selected="i06", entities={"p:brooks": ("Person", "Mel Brooks")})["key"] == spec["key"]
+
+    none = data.neighbourhood("u5", None)
+    bare = neighbourhood_graph(none, None)
+    assert [n["id"] for n in bare["nodes"]] == [
+        "u", "i:i02", "i:i04", "a:Person:p:brooks", "a:Genre:g:parody", "a:Genre:g:comedy",
+    ]
+    assert not any(n["id"].startswith(("s:", "r:")) for n in bare["nodes"])
 
 
 def test_item_search_and_titles(trained):

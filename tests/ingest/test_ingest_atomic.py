@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from ingest_testutil import EVIL, edges, rel, write
+
 from persona.ingest import read_atomic, relation_iri
+from persona.ingest.rdf import predicate_map
 
 DBR = "http://dbpedia.org/resource/"
 
@@ -77,9 +79,12 @@ def test_with_timestamp_item_user_link_and_kg(tmp_path: Path) -> None:
         (DBR + "Keanu_Reeves", DBR + "Category:Actors")
     }  # hop 2
     assert edges(gf, "SUBSEQUENT_WORK", "Item", "Item") == {("i1", "i3")}  # object is a linked item
-    related = rel(gf, "RELATED_TO", "Item", "Entity")
-    assert related.values.tolist() == [["i3", DBR + "Dark", "mood"]]
+    # a relation outside the table is its own type (not RELATED_TO), towards Entity: "mood" names no label
+    assert edges(gf, "MOOD", "Item", "Entity") == {("i3", DBR + "Dark")}
+    assert rel(gf, "RELATED_TO").empty
     assert gf.stats["unknown_predicates"] == {"mood": 1} and gf.stats["kg_rows"] == 5
+    assert ("mood", "MOOD", "Entity", 1) in predicate_map(gf.stats)
+    assert ("http://dbpedia.org/ontology/director", "DIRECTED_BY", "Person", 1) in predicate_map(gf.stats)
     assert gf.stats["links"] == 3 and gf.stats["linked_items"] == 2
     gf.validate()
     one_hop = read_atomic(p, domain="movie")

@@ -1,0 +1,3 @@
+// Explorer: the catalogue size.
+MATCH (i:Item)
+RETURN count(i) AS n
