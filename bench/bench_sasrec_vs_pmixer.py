@@ -1,7 +1,7 @@
 """Our plain SASRec against pmixer/SASRec.pytorch, side by side on ML-100K: wall time vs validation NDCG@10.
 
 Run: ``python bench/bench_sasrec_vs_pmixer.py --pmixer DIR [--threads 2] [--eval-every 5] [--patience 20]
-[--max-seconds 900] [--max-epochs 1000] [--seed 0]``
+[--max-seconds 960] [--max-epochs 1000] [--seed 0]``
 
 ``DIR`` is a copy of https://github.com/pmixer/SASRec.pytorch (Apache-2.0) outside this repository: a
 checkout, or its ``python/model.py`` and ``python/utils.py`` extracted (``DIR/python/…``; an optional
@@ -40,7 +40,9 @@ whichever comes first; the weights of the best validation are kept and tested.
 Writes ``bench/results/sasrec_vs_pmixer.json``: machine, commit, data size, settings, both curves as
 ``[seconds, epoch, valid NDCG@10]``, the time of each side's best validation, the test NDCG@10 / HR@10 of each
 best model, and ``speed_ratio`` = our best-validation time / pmixer's (target: <= 0.5, with our test
-NDCG@10 >= pmixer's).
+NDCG@10 >= pmixer's). The machine may be shared: the load average at each side's start and end and the
+process CPU seconds (``cpu_ratio_at_best``; pmixer's sampler process counted apart) are recorded too, and
+``time_to_match`` says when each side first reached the other's best validation NDCG@10.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -101,16 +104,19 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
     if args.smoke:
         settings = settings.model_copy(update={"epochs": 2})
     curve: list[list[float]] = []
+    cpu: dict[int, float] = {}
     epoch_seconds: list[float] = []
-    t0 = time.perf_counter()
+    load = [round(x, 2) for x in os.getloadavg()]
+    t0, c0 = time.perf_counter(), time.process_time()
 
     def on_epoch(rec: dict[str, Any]) -> None:
         epoch_seconds.append(round(rec["seconds"], 3))
         if "valid_ndcg@10" in rec:
             curve.append([round(time.perf_counter() - t0, 2), rec["epoch"], round(rec["valid_ndcg@10"], 4)])
+            cpu[rec["epoch"]] = round(time.process_time() - c0, 2)
 
     model = SASRecRecommender(settings, on_epoch=on_epoch).fit(inter)
-    total = time.perf_counter() - t0
+    total, total_cpu = time.perf_counter() - t0, time.process_time() - c0
     best = next(c for c in curve if c[1] == model.best_epoch)
     test = _full_ranking(model.score_eval_set, inter.eval_set("test"))
     module = model.module
@@ -121,6 +127,8 @@ def run_ours(args: argparse.Namespace) -> dict[str, Any]:
                                                  "loss", "user_emb", "item_emb", "seed"}),
         "parameters": sum(p.numel() for p in module.parameters()),
         "curve": curve, "epoch_seconds": epoch_seconds, "total_seconds": round(total, 2),
+        "cpu_seconds": {"at_best": cpu[best[1]], "total": round(total_cpu, 2)},
+        "load_average_start_end": [load, [round(x, 2) for x in os.getloadavg()]],
         "best": {"seconds": best[0], "epoch": best[1], "valid_ndcg@10": best[2]}, "test": test,
     }
 
@@ -182,7 +190,8 @@ def run_pmixer(args: argparse.Namespace) -> dict[str, Any]:
 
     np.random.seed(args.seed)  # WarpSampler seeds its workers from numpy's global RNG
     torch.manual_seed(args.seed)
-    t0 = time.perf_counter()
+    load = [round(x, 2) for x in os.getloadavg()]
+    t0, c0 = time.perf_counter(), time.process_time()
     sampler = pm_utils.WarpSampler(user_train, n_users, n_items, batch_size=a.batch_size, maxlen=a.maxlen,
                                    n_workers=1)
     model = pm_model.SASRec(n_users, n_items, a).to(a.device)
@@ -207,6 +216,7 @@ def run_pmixer(args: argparse.Namespace) -> dict[str, Any]:
         return s
 
     curve: list[list[float]] = []
+    cpu: dict[int, float] = {}
     epoch_seconds: list[float] = []
     best_score, best_state, bad, epoch, stop = -1.0, None, 0, 0, "max_epochs"
     max_epochs = 2 * args.eval_every if args.smoke else args.max_epochs
@@ -232,6 +242,7 @@ def run_pmixer(args: argparse.Namespace) -> dict[str, Any]:
             ndcg = _full_ranking(scores, valid_es)["ndcg@10"]
             now = time.perf_counter() - t0
             curve.append([round(now, 2), epoch, ndcg])
+            cpu[epoch] = round(time.process_time() - c0, 2)
             print(f"pmixer epoch {epoch}: {now:.0f}s valid NDCG@10 {ndcg:.4f}", file=sys.stderr, flush=True)
             if ndcg > best_score:
                 best_score, best_state, bad = ndcg, copy.deepcopy(model.state_dict()), 0
@@ -244,8 +255,9 @@ def run_pmixer(args: argparse.Namespace) -> dict[str, Any]:
                 stop = f"max_seconds ({args.max_seconds})"
                 break
     finally:
-        sampler.close()
-    total = time.perf_counter() - t0
+        sampler.close()  # terminates and joins its worker, so RUSAGE_CHILDREN below includes it
+    total, total_cpu = time.perf_counter() - t0, time.process_time() - c0
+    sampler_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert best_state is not None
     model.load_state_dict(best_state)
     best = max(curve, key=lambda c: (c[2], -c[0]))  # first epoch that reached the best score
@@ -258,12 +270,20 @@ def run_pmixer(args: argparse.Namespace) -> dict[str, Any]:
         "parameters": sum(p.numel() for p in model.parameters()),
         "curve": curve, "epoch_seconds_mean": round(float(np.mean(epoch_seconds)), 3),
         "epochs": epoch, "stopped_by": stop, "total_seconds": round(total, 2),
+        "cpu_seconds": {"at_best": cpu[best[1]], "total": round(total_cpu, 2),
+                        "sampler_process_total": round(sampler_cpu.ru_utime + sampler_cpu.ru_stime, 2)},
+        "load_average_start_end": [load, [round(x, 2) for x in os.getloadavg()]],
         "best": {"seconds": best[0], "epoch": best[1], "valid_ndcg@10": best[2]},
         "test": _full_ranking(scores, test_es),
     }
 
 
 # --------------------------------------------------------------------------------------------------- main
+
+def _first_at(curve: list[list[float]], level: float) -> float | None:
+    """Seconds at which a curve first reaches ``level`` validation NDCG@10 (``None``: never)."""
+    return next((c[0] for c in curve if c[2] >= level), None)
+
 
 def _child(side: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one side in a fresh process (its own OpenMP start-up and allocator), return its result."""
@@ -286,7 +306,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="torch threads, both sides")
     ap.add_argument("--eval-every", type=int, default=5, help="pmixer: epochs between validations")
     ap.add_argument("--patience", type=int, default=20, help="pmixer: validations without a new best before stopping")
-    ap.add_argument("--max-seconds", type=float, default=900.0, help="pmixer: wall-time cap (checked at validations)")
+    ap.add_argument("--max-seconds", type=float, default=960.0, help="pmixer: wall-time cap (checked at validations)")
     ap.add_argument("--max-epochs", type=int, default=1000, help="pmixer: epoch cap (its main.py default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--smoke", action="store_true", help="2 epochs of ours, 2 validations of pmixer; no JSON")
@@ -310,6 +330,10 @@ def main() -> None:
     print(f"pmixer: best valid NDCG@10 {pm['best']['valid_ndcg@10']} at {pm['best']['seconds']}s "
           f"(epoch {pm['best']['epoch']}), test {pm['test']}, stopped by {pm['stopped_by']}", flush=True)
     ratio = ours["best"]["seconds"] / pm["best"]["seconds"]
+    match = {
+        "pmixer_seconds_to_our_best_valid": _first_at(pm["curve"], ours["best"]["valid_ndcg@10"]),
+        "our_seconds_to_pmixer_best_valid": _first_at(ours["curve"], pm["best"]["valid_ndcg@10"]),
+    }
     met = ratio <= 0.5 and ours["test"]["ndcg@10"] >= pm["test"]["ndcg@10"]
     print(f"speed ratio (ours / pmixer, time to best validation) {ratio:.3f}; target met: {met}")
     if args.smoke:
@@ -326,6 +350,8 @@ def main() -> None:
         "curve_columns": ["seconds", "epoch", "valid_ndcg@10"],
         "ours": ours, "pmixer": pm,
         "speed_ratio": round(ratio, 3),
+        "cpu_ratio_at_best": round(ours["cpu_seconds"]["at_best"] / pm["cpu_seconds"]["at_best"], 3),
+        "time_to_match": match,
         "test_ndcg@10_difference": round(ours["test"]["ndcg@10"] - pm["test"]["ndcg@10"], 4),
         "target": "ours reaches its best validation NDCG@10 in <= 1/2 of pmixer's time, test NDCG@10 >= pmixer's",
         "target_met": met, "total_seconds": round(time.perf_counter() - t0, 1),

@@ -256,6 +256,7 @@ def register_predicate(iri: str, rel_type: str, target: str) -> None:
     PREDICATES[iri] = PredicateRule(rel_type, target)
     DERIVED_PREDICATES.pop(iri, None)
     REL_TYPES.setdefault(rel_type, RelType(rel_type, {}, "DBpedia predicate (configured)"))
+    _DERIVED_TYPES.discard(rel_type)  # configured: reserved from now on
 
 
 def check_name(name: str) -> str:
@@ -284,6 +285,14 @@ def rel_type(name: str) -> str:
 #: Rules derived for predicates outside :data:`PREDICATES` (by :func:`derive_predicate_rules`), kept apart
 #: from the table so that ``persona enrich dbpedia`` never asks DBpedia for them.
 DERIVED_PREDICATES: dict[str, PredicateRule] = {}
+#: Relationship types made by derivation or adopted from a store. They do not reserve their name: the
+#: derivation of a predicate must not depend on what this process derived before (a predicate deriving
+#: a name another predicate derived earlier shares that type, as it would in a fresh process).
+_DERIVED_TYPES: set[str] = set()
+
+
+def _reserved(name: str) -> bool:
+    return name in REL_TYPES and name not in _DERIVED_TYPES
 
 #: A word of a predicate's property name → the label of its objects (:func:`derive_target`). Plurals
 #: (``companies``, ``films``) match their singular.
@@ -409,9 +418,10 @@ def derive_predicate_rules(predicates: Iterable[str]) -> dict[str, PredicateRule
     """Rules for predicates outside :data:`PREDICATES`, registered as relationship types.
 
     Each predicate keeps its own type (:func:`rel_type_candidates`) towards the label of
-    :func:`derive_target`. Collisions are resolved deterministically: a name already in
-    :data:`REL_TYPES` for anything else (the table's ``DIRECTED_BY``, ``RATED``, a type derived earlier in
-    this process) is never reused, and when several predicates of one call want the same name, all of
+    :func:`derive_target`. Collisions are resolved deterministically: a name of the table or the core
+    schema (the table's ``DIRECTED_BY``, ``RATED``, a configured type) is never reused — a type derived
+    earlier, in this process or another, is not reserved, so the answer is the same in every process —
+    and when several predicates of one call want the same name, all of
     them move on to their next candidate, so the result does not depend on the order of ``predicates``;
     predicates that run out of candidates are numbered in sorted order (``DIRECTOR_2``). Two predicates
     share a type only when :data:`PREDICATES` (the table or ``[ingest.predicates]``) says so. A
@@ -437,16 +447,24 @@ def derive_predicate_rules(predicates: Iterable[str]) -> dict[str, PredicateRule
     pending = [p for p in pending if cands[p]]
     level = dict.fromkeys(pending, 0)
 
+    used: set[str] = set()  # names given to other predicates of this call
+
+    def taken(name: str) -> bool:
+        return _reserved(name) or name in used
+
     def assign(p: str, name: str) -> None:
+        used.add(name)
         out[p] = DERIVED_PREDICATES[p] = PredicateRule(name, derive_target(p))
-        REL_TYPES[name] = RelType(name, {}, f"derived from the predicate {p}")
+        if name not in REL_TYPES:
+            REL_TYPES[name] = RelType(name, {}, f"derived from the predicate {p}")
+        _DERIVED_TYPES.add(name)
 
     while pending:
         groups: dict[str, list[str]] = {}
         for p in pending:
             groups.setdefault(cands[p][min(level[p], len(cands[p]) - 1)], []).append(p)
         for name, ps in sorted(groups.items()):
-            if len(ps) == 1 and name not in REL_TYPES:
+            if len(ps) == 1 and not taken(name):
                 assign(ps[0], name)
                 continue
             moving = [p for p in ps if level[p] < len(cands[p]) - 1]
@@ -456,7 +474,7 @@ def derive_predicate_rules(predicates: Iterable[str]) -> dict[str, PredicateRule
                 continue
             n = 2
             for p in ps:  # every one has run out of names: number them in sorted order
-                while f"{name}_{n}" in REL_TYPES:
+                while taken(f"{name}_{n}"):
                     n += 1
                 assign(p, f"{name}_{n}")
         pending = [p for p in pending if p not in out]
@@ -492,4 +510,5 @@ def adopt_rel_type(name: str) -> str:
         raise ValueError(f"relationship type {name!r} is not in upper case, so no ingest made it")
     check_no_label_clash(name)
     REL_TYPES[name] = RelType(name, {}, "found in the store (a predicate type of an earlier ingest)")
+    _DERIVED_TYPES.add(name)
     return name

@@ -136,7 +136,7 @@ def test_every_shipped_query_passes_the_gate(loaded):
     store = loaded
     params = {"k": 5, "n": 5, "limit": 5, "user": "u1", "uid": "u1", "id": "u1", "ids": ["i1"], "item": "i1",
               "q": "a", "text": "a", "users": ["u1"], "items": ["i1"], "split": "train", "run": "r", "pattern": "a",
-              "min": 1, "vector": [0.1, 0.2], "offset": 0, "attrs": ["a"]}
+              "min": 1, "vector": [0.1, 0.2], "offset": 0, "attrs": ["a"], "label": "Genre"}
     checked = 0
     for name in queries.names():
         text = queries.load(name, store.backend)
