@@ -1,23 +1,21 @@
-"""Recommendations with reasons for an anonymous session, from a model loaded once.
+"""Recommendations with reasons for an anonymous session, from a run loaded once.
 
-:class:`SessionModel` holds what :func:`persona.pipeline.explain_session` loads on every call (the run's
-two-stage recommender, its persona model, the stored personas and the explanation index), so the explorer
-keeps one per store and run across reruns (``st.cache_resource``) and answers a session in well under a
-second once loaded. It follows :func:`persona.pipeline.recommend_session` step by step (same run
-resolution through :func:`persona.pipeline.load_recommender`, which refuses another store's model).
+:class:`SessionModel` is the explorer's face of :class:`persona.serve.WarmRun` — the loaded run that
+`persona serve` answers from (the two-stage recommender, its persona model, the stored personas and the
+explanation index, resolved through :func:`persona.pipeline.load_recommender`, which refuses another
+store's model). The explorer keeps one per store and run across reruns (``st.cache_resource``); what it
+adds is the reasons in words.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from persona.errors import ConfigError, ModelError, NotFoundError
+from persona.errors import ConfigError
 
 
 @dataclass
@@ -42,34 +40,11 @@ class SessionModel:
     """
 
     def __init__(self, settings: Any, run_id: str | None = None) -> None:
-        from persona import pipeline, runs
-        from persona.explain import load_index
-        from persona.kgstore import open_store
+        from persona.serve import WarmRun
 
         self.settings = settings
-        self.two, self.run, self.folder = pipeline.load_recommender(settings, run_id)
-        self.persona_model = None
-        if getattr(self.two.retriever.settings, "user_emb", None) == "kg":
-            from persona.learn.personas import load_persona_model
-
-            if not self.run.persona_run:
-                raise ModelError(f"run {self.run.id} has no persona run recorded; retrain with `persona train`")
-            sdir = runs.store_dir(settings.workdir, self.run.store_id)
-            try:
-                self.persona_model = load_persona_model(sdir, self.run.persona_run, getattr(settings.hdgi, "device", "cpu") or "cpu")
-            except FileNotFoundError as e:
-                raise ModelError(f"run {self.run.id}: {e}") from None
-        store = open_store(settings.store, user=settings.neo4j.user, password=settings.neo4j.password.get_secret_value(),
-                           database=settings.neo4j.database, read_only=True)
-        try:
-            self.index = load_index(store)
-            personas = store.frame_named("rec_user_personas")
-        finally:
-            store.close()
-        self.user_ids = [str(u) for u in personas["id"]] if len(personas) else []
-        mat = np.stack([np.asarray(v, dtype=np.float32) for v in personas["vec"]]) if self.user_ids else np.zeros((0, 1))
-        self.personas = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
-        self._lock = threading.Lock()  # one torch forward at a time per model
+        self.warm = WarmRun.load(settings, run_id)  # the loaded run `persona serve` answers from
+        self.two, self.run, self.index = self.warm.recommender, self.warm.run, self.warm.index
 
     @property
     def catalogue(self) -> list[str]:
@@ -83,31 +58,13 @@ class SessionModel:
             ConfigError: the session is empty.
             NotFoundError: an item is not in the run's catalogue.
         """
-        from persona.explain import explain
-
         from ._why import WhyPath, sentence
 
         items = [str(i) for i in items]
         if not items:
             raise ConfigError("the session is empty: pick at least one item")
-        inter = self.two.retriever.interactions
-        unknown = [i for i in items if i not in inter.item_index]
-        if unknown:
-            raise NotFoundError(f"item(s) {', '.join(unknown)} are not in the catalogue run {self.run.id} was trained on")
-        with self._lock:
-            vec = self.persona_model.infer_persona(items) if self.persona_model is not None else None
-            recs = self.two.recommend_session(items, vec, k=int(k))
-        similar: list[str] = []
-        if vec is not None and len(self.user_ids):
-            v = np.asarray(vec, dtype=np.float32)
-            sims = self.personas @ (v / max(float(np.linalg.norm(v)), 1e-12))
-            n = min(int(self.settings.rec.similar_k), len(sims))
-            similar = [self.user_ids[j] for j in np.argsort(-sims, kind="stable")[:n]]
-        recs = recs.reset_index(drop=True)
+        recs, similar, paths = self.warm.session(items, k=int(k), paths=3)
         recs["title"] = [self.index.titles.get(str(i), str(i)) for i in recs["item"]]
-        known = [i for i in recs["item"].astype(str) if i in self.index.item_index]
-        paths = explain(self.index, pd.DataFrame({"user": "session", "item": known}),
-                        histories={"session": items}, similar={"session": similar}, attention={}, k=3) if known else {}
         titles = self.index.titles
         reasons: dict[str, list[str]] = {}
         for item, title in zip(recs["item"].astype(str), recs["title"]):

@@ -7,8 +7,10 @@ One module per group of commands: :mod:`._base` (the root app, the error guard, 
 
 from __future__ import annotations
 
+from persona._json import dumps as dumps_json
+
 from . import ingest, query, serve, train
-from ._base import app, dumps_json, mask_secrets, quiet_third_party
+from ._base import app, mask_secrets, quiet_third_party
 from .train import experiment_rows, run_rows
 
 __all__ = ["app", "dumps_json", "experiment_rows", "ingest", "mask_secrets", "query", "quiet_third_party", "run_rows", "serve", "train"]

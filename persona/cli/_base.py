@@ -4,8 +4,6 @@ gets (:class:`PersonaError` → one ``error:`` line, exit 2), common options, se
 from __future__ import annotations
 
 import functools
-import json
-import math
 import os
 import sys
 import warnings
@@ -242,43 +240,4 @@ def _fail(message: str, code: int = 2) -> None:
     """Print one error line (secrets masked) and exit with ``code`` (2: a failure the user can fix)."""
     err_console.print(f"[bold red]error:[/] {escape(mask_secrets(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
-
-
-
-def _strict(o: Any) -> Any:
-    """Make ``o`` strict-JSON-able: NaN and ±inf become null (JSON has no such numbers)."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {str(k): _strict(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_strict(v) for v in o]
-    try:
-        import numpy as np
-
-        if isinstance(o, np.ndarray):
-            return _strict(o.tolist())
-        if isinstance(o, np.generic):
-            return _strict(o.item())
-    except ImportError:  # pragma: no cover
-        pass
-    return o
-
-
-def dumps_json(o: Any) -> str:
-    """Strict JSON (RFC 8259: no NaN/Infinity), indented; the same types from both stores."""
-    return json.dumps(_strict(o), indent=2, default=_json_default, allow_nan=False, ensure_ascii=False)
-
-
-def _json_default(o: Any) -> Any:
-    try:
-        import numpy as np
-
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, np.generic):
-            return o.item()
-    except ImportError:  # pragma: no cover
-        pass
-    return str(o)
 

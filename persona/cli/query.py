@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from persona import workflows
+from persona._json import dumps as dumps_json
 from persona._ui import console, table
 from persona.config import AppSettings
 
@@ -25,7 +26,6 @@ from ._base import (
     _settings,
     _Typer,
     app,
-    dumps_json,
 )
 
 

@@ -11,7 +11,6 @@ password in a URI never leaves the process.
 from __future__ import annotations
 
 import json
-import math
 import re
 import socket
 import sys
@@ -22,6 +21,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from persona._json import dumps
 from persona.errors import ConfigError, NotFoundError, PersonaError
 from persona.kgstore import mask_uri
 
@@ -166,19 +166,8 @@ def _route(method: str, path: str) -> tuple[Handler, dict[str, str]]:
     raise HTTPError(404, f"no such route: {path} (routes: {_ROUTE_LIST})")
 
 
-def _strict(o: Any) -> Any:
-    """JSON without NaN/Infinity (RFC 8259): such floats become null."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {str(k): _strict(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_strict(v) for v in o]
-    return o
-
-
 def _body(o: Any) -> bytes:
-    return json.dumps(_strict(o), allow_nan=False, ensure_ascii=False, default=str).encode("utf-8")
+    return dumps(o, indent=None).encode("utf-8")
 
 
 class PersonaServer(ThreadingHTTPServer):

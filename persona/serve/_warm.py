@@ -191,19 +191,30 @@ class WarmRun:
             ConfigError: no items, ``k`` or ``paths`` out of range.
             NotFoundError: an item is not in the run's catalogue.
         """
+        paths = _check_k(paths, "paths", MAX_PATHS)
+        recs, _near, found = self.session(items, k=_check_k(k), paths=paths)
+        return [self._with_reasons(r, found[("session", r["item"])]) for r in self._rows(recs)]
+
+    def session(
+        self, items: Sequence[str], *, k: int = 10, paths: int = 3
+    ) -> tuple[pd.DataFrame, list[str], dict[tuple[str, str], list[Any]]]:
+        """A session's top-``k`` (``item, rank, score``), the stored users nearest its persona, and the
+        explanation paths of each recommendation (keyed ``("session", item)``): what the HTTP server and
+        the explorer's session panel both answer from.
+
+        Raises:
+            ConfigError: no items. NotFoundError: an item is not in the run's catalogue.
+        """
         from persona.explain import explain
 
-        paths = _check_k(paths, "paths", MAX_PATHS)
-        k = _check_k(k)
         ids = self._session(items)
         with self._torch:
             vec = self._session_persona(ids, for_similar=True)
             recs = self.recommender.recommend_session(ids, vec if self._kg else None, k=k)
-        rows = self._rows(recs)
         near = self._nearest(vec)
-        found = explain(self.index, pd.DataFrame({"user": "session", "item": [r["item"] for r in rows]}),
+        found = explain(self.index, pd.DataFrame({"user": "session", "item": recs["item"].astype(str).tolist()}),
                         histories={"session": ids}, similar={"session": near}, attention={}, k=paths)
-        return [self._with_reasons(r, found[("session", r["item"])]) for r in rows]
+        return recs.reset_index(drop=True), near, found
 
     # ------------------------------------------------------------------ helpers
     def _session(self, items: Sequence[str]) -> list[str]:
