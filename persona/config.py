@@ -34,6 +34,8 @@ class IngestSettings(BaseModel):
         "https://dbpedia.org/sparql", description="SPARQL endpoint of `persona enrich dbpedia` (--endpoint overrides)."
     )
     batch_size: int = Field(5000, description="Rows per write transaction.")
+    demo_users: int = Field(1000, ge=10, description="Users of `persona ingest demo` (--users overrides).")
+    demo_items: int = Field(600, ge=10, description="Items of `persona ingest demo` (--items overrides).")
     predicates: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Predicate rules: an RDF predicate IRI, or a RecBole .kg relation id such as 'film.film.actor', "

@@ -183,8 +183,10 @@ def ingest_atomic(
 
 @ingest_app.command("demo")
 def ingest_demo(
-    users: Annotated[int, typer.Option("--users", min=10, metavar="N", help="Number of users.")] = 1000,
-    items: Annotated[int, typer.Option("--items", min=10, metavar="M", help="Number of items.")] = 600,
+    users: Annotated[int | None, typer.Option("--users", min=10, metavar="N", help="Number of users."
+                                              + _config_default(IngestSettings, "demo_users", "ingest"))] = None,
+    items: Annotated[int | None, typer.Option("--items", min=10, metavar="M", help="Number of items."
+                                              + _config_default(IngestSettings, "demo_items", "ingest"))] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, metavar="S", help="Random seed.")] = 0,
     store: StoreOpt = None,
     config: ConfigOpt = None,
@@ -194,7 +196,9 @@ def ingest_demo(
     from persona.ingest import generate_demo
 
     s = _settings(store, config)
-    _run_ingest(s, lambda: generate_demo(users=users, items=items, seed=seed), quiet, "demo")
+    n_users = s.ingest.demo_users if users is None else users
+    n_items = s.ingest.demo_items if items is None else items
+    _run_ingest(s, lambda: generate_demo(users=n_users, items=n_items, seed=seed), quiet, "demo")
 
 
 @enrich_app.command("dbpedia")

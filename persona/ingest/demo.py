@@ -31,7 +31,7 @@ from persona.errors import ConfigError
 from persona.kgstore.frames import GraphFrames
 
 from ._common import check_endpoints
-from ._values import TS_MAX, TS_MIN, check_reader_args
+from ._values import DEMO_ITEMS, DEMO_USERS, TS_MAX, TS_MIN, check_reader_args
 from .sequences import finish_interactions
 
 
@@ -220,8 +220,8 @@ class _Stream:
 
 def generate_demo(
     *,
-    users: int = 1000,
-    items: int = 600,
+    users: int = DEMO_USERS,
+    items: int = DEMO_ITEMS,
     tastes: int = 8,
     seed: int = 0,
     history: tuple[int, int] = (8, 40),

@@ -49,7 +49,7 @@ DEFAULTS = {
     ("ingest", "movielens"): {"--hops": "[default: 1, or [ingest] hops]", "--k-core": "[default: 0, or [ingest] k_core]"},
     ("ingest", "amazon"): {"--hops": "[default: 1, or [ingest] hops]", "--k-core": "[default: 0, or [ingest] k_core]"},
     ("ingest", "atomic"): {"--hops": "[default: 1, or [ingest] hops]", "--k-core": "[default: 0, or [ingest] k_core]"},
-    ("ingest", "demo"): {"--seed": "[default: 0]", "--users": "[default: 1000]"},
+    ("ingest", "demo"): {"--seed": "[default: 0]", "--users": "[default: 1000, or [ingest] demo_users]"},
     ("train",): {"--seed": "[default: 0, or [rec] seed]", "--epochs": "[default: 25, or [rec] epochs]"},
     ("train", "personas"): {"--epochs": "[default: 100, or [hdgi] epochs]"},
     ("experiment",): {"--epochs": "[default: 25, or [rec] epochs]", "--seeds": "[default: 5]"},

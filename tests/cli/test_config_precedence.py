@@ -57,6 +57,10 @@ def test_library_defaults_are_the_settings_defaults() -> None:
         if "ts_max" in params:
             assert params["ts_max"].default == ing.ts_max and params["rating_max"].default == ing.rating_max
     assert sparql.DBPEDIA == ing.sparql_endpoint
+    from persona.ingest.demo import generate_demo
+
+    demo = inspect.signature(generate_demo).parameters
+    assert (demo["users"].default, demo["items"].default) == (ing.demo_users, ing.demo_items)
     # the backend has no password of its own: open_store fills it from Neo4jSettings or the environment
     assert inspect.signature(neo4j_backend.Neo4jStore).parameters["password"].default is inspect.Parameter.empty
     assert Neo4jSettings().password.get_secret_value() == "persona-kg"
