@@ -120,8 +120,9 @@ def test_losses_decrease_on_a_fixed_batch() -> None:
         m.loss(seq, tgt[:, 1:])
 
 
+@pytest.mark.parametrize("keep_elements", [0, 10**9])  # recompute the probabilities in backward / keep them
 @pytest.mark.parametrize("max_elements", [7 * 11, 7 * 64, 10**9])  # 11-row chunks (not dividing N), 64, one chunk
-def test_chunked_cross_entropy_matches_full_softmax(max_elements: int) -> None:
+def test_chunked_cross_entropy_matches_full_softmax(max_elements: int, keep_elements: int) -> None:
     from persona.rec.sasrec import softmax_cross_entropy
 
     g = torch.Generator().manual_seed(0)
@@ -130,14 +131,33 @@ def test_chunked_cross_entropy_matches_full_softmax(max_elements: int) -> None:
     y = torch.randint(0, 7, (100,), generator=g)
     ref = torch.nn.functional.cross_entropy(h @ w.T, y)
     gh, gw = torch.autograd.grad(ref * 3.0, (h, w))
-    got = softmax_cross_entropy(h, w, y, max_elements=max_elements)
+    got = softmax_cross_entropy(h, w, y, max_elements=max_elements, keep_elements=keep_elements)
     ch, cw = torch.autograd.grad(got * 3.0, (h, w))  # a non-unit upstream gradient
     assert torch.allclose(got, ref, rtol=1e-12)
     assert torch.allclose(ch, gh, rtol=1e-10, atol=1e-12)
     assert torch.allclose(cw, gw, rtol=1e-10, atol=1e-12)
     assert torch.autograd.gradcheck(
-        lambda a, b: softmax_cross_entropy(a, b, y, max_elements=max_elements), (h, w)
+        lambda a, b: softmax_cross_entropy(a, b, y, max_elements=max_elements, keep_elements=keep_elements), (h, w)
     )
+
+
+def test_kept_and_recomputed_cross_entropy_are_bit_identical() -> None:
+    from persona.rec.sasrec import softmax_cross_entropy
+
+    g = torch.Generator().manual_seed(1)
+    h0 = torch.randn(300, 16, generator=g)
+    w0 = torch.randn(50, 16, generator=g)
+    y = torch.randint(0, 50, (300,), generator=g)
+    out = []
+    for keep in (0, 10**9):
+        h, w = h0.clone().requires_grad_(), w0.clone().requires_grad_()
+        loss = softmax_cross_entropy(h, w, y, max_elements=50 * 64, keep_elements=keep)
+        loss.backward(retain_graph=True)
+        first = (h.grad.clone(), w.grad.clone())  # type: ignore[union-attr]
+        loss.backward()  # a second backward through the kept graph recomputes: the gradients double
+        assert torch.equal(h.grad, 2 * first[0]) and torch.equal(w.grad, 2 * first[1])  # type: ignore[arg-type]
+        out.append((loss.detach(), *first))
+    assert all(torch.equal(a, b) for a, b in zip(*out))
 
 
 def test_dropout_keeps_expected_share_and_scale() -> None:
