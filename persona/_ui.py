@@ -3,6 +3,9 @@
 Numbers are shown rounded to what they mean (:func:`fmt`): seconds to 0.1 (``77.9 s``), ranking metrics
 to 4 places, attention weights and similarities to 3, ratings without trailing zeros (``2``, ``4.5``),
 booleans as ``true``/``false``. The kind of a value comes from its column (or row) name, or is given.
+
+Why one long module: every terminal rendering the CLI shares — progress bars (stage, per-model and
+overall), tables and number formatting — so that all commands look alike.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 ``persona train`` calls :func:`train`; ``persona recommend`` calls :func:`recommend_user` /
 :func:`recommend_session`; ``persona experiment`` calls :func:`experiment`. A run's models live in
 ``<workdir>/runs/<run_id>/`` (``latest`` points at the newest), so recommending needs no retraining.
+
+Why one long module: it is the application's one orchestration layer (train, serve-side loading,
+recommend, experiment, explain), each a thin sequence of calls into ``rec``, ``learn`` and ``kgstore``;
+its store readers and write-back already live in :mod:`persona.rec.inputs` and :mod:`persona.rec.writeback`.
 """
 
 from __future__ import annotations

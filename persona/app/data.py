@@ -6,6 +6,9 @@ here imports Streamlit, so the same functions serve tests and other front ends.
 One :class:`ExplorerData` wraps one open store. Streamlit serves every browser session from threads of
 one process and shares the cached store between them, so calls are serialised with a lock: an embedded
 LadybugDB connection runs one transaction at a time.
+
+Why one long module: every store read the explorer makes, each a named query plus its shaping, in one
+place the page and the tests both use (the page itself is :mod:`persona.app.explorer`).
 """
 
 from __future__ import annotations

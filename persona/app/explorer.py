@@ -12,6 +12,9 @@ The page only reads: stores are opened read-only (see :func:`persona.kgstore.ope
 statement's plan is checked, writes are refused on both backends). What is costly and the same for every
 visitor (the store connection, the persona map, a run's evaluation, the session model) is cached for the
 whole server with ``st.cache_resource`` / ``st.cache_data``.
+
+Why one long module: a Streamlit page is one script that reruns top to bottom; its panels are functions
+here, the data they read is in :mod:`persona.app.data` and the graph component in :mod:`persona.app._component`.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ The generator plants what the pipeline is meant to recover:
 
 Everything is drawn from one ``numpy.random.Generator`` seeded by ``seed``: same arguments, same graph.
 ``planted_taste`` is ground truth for evaluation only, never a model input.
+
+Why one long module: the generator's vocabularies and its drawing code belong together (one
+``numpy.random.Generator`` stream; the optional knowledge layer draws from a second one).
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Design choices (documented in the README):
   an RDF IRI) gets a relationship type and a target label derived from its name by
   :func:`derive_predicate_rules` (rule in its docstring), so each predicate stays its own relation; the
   mapping is reported by the readers and overridable with ``[ingest.predicates]``.
+
+Why one long module: the whitelist of labels, relationship types and predicate rules is one table; the
+derivation of types for predicates outside it must see the whole table to avoid collisions.
 """
 
 from __future__ import annotations

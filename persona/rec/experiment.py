@@ -19,6 +19,9 @@ rewritten atomically, so it never holds half a row), and each model writes a tra
 seed) pairs, resumes a model from its checkpoint, and gives the same rows as an uninterrupted run. Every
 row carries a ``settings_digest`` (settings, split, data and the vectors it uses); a rerun that would
 mix results of other settings or data is refused, and ``fresh=True`` (``--fresh``) starts over.
+
+Why one long module: an experiment's plan, its resumable results file, and the summary, Markdown and
+plot made from that file share one row format.
 """
 
 from __future__ import annotations

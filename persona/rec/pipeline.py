@@ -16,6 +16,9 @@ Evaluation of the reranked list stays a full-catalogue ranking: candidates take 
 order, every other item follows in retriever order. A target outside the candidates therefore keeps its
 retriever rank, and HR@C of the reranked list equals the retriever's HR@C exactly (ties included: both
 use the retriever's pessimistic rank to decide whether the target made the cut).
+
+Why ~400 lines: the two stages' training, evaluation, weight choice and serving share one scoring loop
+(:func:`_chunks`) and one rerank rule (:mod:`persona.rec.rerank`).
 """
 
 from __future__ import annotations

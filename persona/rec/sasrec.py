@@ -26,6 +26,9 @@ Padding: sequences are right-aligned (the last item in the last column), index 0
 ids count from the right end of a ``max_len`` window, as in the paper's implementation, so a batch may be
 trimmed to its longest sequence without changing any output. Padding keys are masked; a padding query
 attends to itself only (no NaN rows) and its output is zeroed.
+
+Why one long module: the SASRec module and the two pieces of autograd it alone uses (the chunked
+softmax cross-entropy and the uniform-draw dropout) stay together, as PyG keeps a layer and its kernels.
 """
 
 from __future__ import annotations
