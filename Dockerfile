@@ -18,4 +18,4 @@ COPY . .
 RUN pip install --no-cache-dir '.[app]'
 
 EXPOSE 8501
-CMD ["streamlit", "run", "app/explorer.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true", "--browser.gatherUsageStats=false"]
+CMD ["streamlit", "run", "persona/app/explorer.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true", "--browser.gatherUsageStats=false"]
