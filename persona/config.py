@@ -134,7 +134,12 @@ class RecSettings(BaseModel):
     patience: int = Field(10, description="Early stopping on validation NDCG@10 (evaluations without gain).")
     eval_every: int = Field(1, description="Validate every N epochs.")
     loss: Literal["ce", "bce"] = Field("ce", description="Full-catalogue cross-entropy or BCE with sampled negatives.")
-    user_emb: Literal["none", "random", "llm", "kg"] = Field("kg", description="Retriever's user embedding.")
+    user_emb: Literal["none", "random", "llm", "kg", "meantext"] = Field(
+        "kg",
+        description="Retriever's user embedding: none, random (a learned table), llm (summary embedding), kg (HDGI "
+        "persona), or meantext (the mean text vector of the user's training items: the baseline a persona must beat; "
+        "`persona experiment` rows only).",
+    )
     item_emb: Literal["random", "text"] = Field("text", description="Retriever's item initialisation.")
     candidates: int = Field(100, description="Candidates passed from retriever to reranker.")
     final_stage: Literal["fusion", "paper"] = Field(

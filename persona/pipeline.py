@@ -280,9 +280,9 @@ def parse_variants(text: str) -> list[tuple[str, str]]:
     """``"none/random,kg/text"`` → ``[("none", "random"), ("kg", "text")]``.
 
     Raises:
-        ValueError: a pair is not ``USER/ITEM`` with USER in none|random|llm|kg and ITEM in random|text.
+        ConfigError: a pair is not ``USER/ITEM`` with USER in none|random|llm|kg|meantext and ITEM in random|text.
     """
-    users, items = ("none", "random", "llm", "kg"), ("random", "text")
+    users, items = ("none", "random", "llm", "kg", "meantext"), ("random", "text")
     out: list[tuple[str, str]] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -348,6 +348,8 @@ def experiment(
         llm = user_vectors(store, settings, "llm", log)
         if llm:
             by_variant["llm"] = llm
+        if any(ue == "meantext" for ue, _ in (variants or [])):
+            by_variant["meantext"] = user_vectors(store, settings, "meantext", log) or {}
     run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir,
                    variants=variants or TABLE3_VARIANTS, progress=log,
                    bars=progress if isinstance(progress, TrainingProgress) else None,

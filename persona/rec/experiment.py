@@ -59,7 +59,8 @@ TABLE3_VARIANTS: tuple[tuple[str, str], ...] = (
 )
 HEADLINE = ("hr@10", "ndcg@10", "mrr", "hr@100")
 _LABELS = {"hr@10": "HR@10", "ndcg@10": "NDCG@10", "mrr": "MRR", "hr@100": "HR@100"}
-_NAMES = {"none": "None", "random": "Random", "llm": "LLM", "kg": "KG+LLM", "text": "Description (LLM)"}
+_NAMES = {"none": "None", "random": "Random", "llm": "LLM", "kg": "KG+LLM", "meantext": "Mean item text",
+          "text": "Description (LLM)"}
 _KEY = ("user_emb", "item_emb", "seed")
 _STAGES = ("retriever", "reranked", "final")
 #: Files of an experiment folder that a fresh start removes (checkpoints too).
@@ -119,7 +120,7 @@ def row_digest(
     ue, ie = variant
     cfg = {k: v for k, v in settings.model_dump().items() if k != "seed"}
     cfg.update(user_emb=ue, item_emb=ie)
-    uv = user_vecs if ue in ("llm", "kg") else None
+    uv = user_vecs if ue in ("llm", "kg", "meantext") else None
     iv = item_text if ie == "text" else None
     vec = fingerprint(settings, inter, uv, iv, 1).vectors if (uv is not None or iv is not None) else "none"
     return digest({"settings": cfg, "split": split, "data": data or inter.fingerprint(), "vectors": vec})
@@ -173,7 +174,7 @@ def run_experiment(
     runnable: list[tuple[str, str]] = []
     skipped: list[str] = []
     for ue, ie in variants:
-        if ue in ("llm", "kg") and ue not in user_vecs_by_variant:
+        if ue in ("llm", "kg", "meantext") and ue not in user_vecs_by_variant:
             skipped.append(f"({ue}, {ie}): no {ue} user vectors")
         elif ie == "text" and item_text is None:
             skipped.append(f"({ue}, {ie}): no item text vectors")

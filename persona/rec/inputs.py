@@ -18,7 +18,7 @@ from persona.kgstore import GraphStore
 from .sequences import Interactions
 from .splits import split_sessions
 
-__all__ = ["interactions_frame", "load_interactions", "user_vectors", "vectors"]
+__all__ = ["interactions_frame", "load_interactions", "mean_text_vectors", "user_vectors", "vectors"]
 
 Log = Callable[[str], None]
 
@@ -53,7 +53,8 @@ def load_interactions(store: GraphStore, settings: Settings) -> Interactions:
 
 
 def user_vectors(store: GraphStore, settings: Settings, variant: str, log: Log = _noop) -> dict[str, np.ndarray] | None:
-    """User vectors for a retriever variant: ``kg`` personas, ``llm`` summary embeddings, else None."""
+    """User vectors for a retriever variant: ``kg`` personas, ``llm`` summary embeddings, ``meantext`` the
+    mean text vector of each user's training items (:func:`mean_text_vectors`), else None."""
     if variant == "kg":
         vecs = vectors(store, "rec_user_personas")
         if not vecs:
@@ -63,4 +64,21 @@ def user_vectors(store: GraphStore, settings: Settings, variant: str, log: Log =
         from persona.learn.summaries import user_summary_vectors
 
         return user_summary_vectors(store, settings, log=log)
+    if variant == "meantext":
+        vecs = mean_text_vectors(interactions_frame(store), vectors(store, "rec_item_vectors"))
+        if not vecs:
+            raise ModelError("no item text embeddings in the store; run `persona train personas` first")
+        return vecs
     return None
+
+
+def mean_text_vectors(interactions: pd.DataFrame, item_text: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """user → mean text vector of the user's **training** items (valid/test items never enter), the
+    cheapest persona a user would try first; users whose training items have no text are left out."""
+    if not item_text:
+        return {}
+    train = interactions[(interactions["split"] == "train") & interactions["item"].isin(item_text)]
+    out: dict[str, np.ndarray] = {}
+    for user, items in train.groupby("user", sort=True)["item"]:
+        out[str(user)] = np.mean(np.stack([item_text[i] for i in items]), axis=0).astype(np.float32)
+    return out

@@ -245,7 +245,7 @@ def make_retriever(
     """An unfitted retriever for ``settings.user_emb`` / ``settings.item_emb`` (vectors passed only when used)."""
     return SASRecRecommender(
         settings,
-        user_emb=user_vecs if settings.user_emb in ("llm", "kg") else None,
+        user_emb=user_vecs if settings.user_emb in ("llm", "kg", "meantext") else None,
         item_emb=item_text if settings.item_emb == "text" else None,
         seed=seed,
         **kwargs,
