@@ -350,8 +350,11 @@ def experiment(
             by_variant["llm"] = llm
         if any(ue == "meantext" for ue, _ in (variants or [])):
             by_variant["meantext"] = user_vectors(store, settings, "meantext", log) or {}
+    model = settings.text.model.rsplit("/", 1)[-1]
+    labels = ({"llm": "LLM summary", "kg": "KG+LLM", "text": f"Description ({model})"} if settings.llm.url else
+              {"llm": "Summary (extractive)", "kg": "KG persona", "text": f"Item text ({model})"})
     run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir,
-                   variants=variants or TABLE3_VARIANTS, progress=log,
+                   variants=variants or TABLE3_VARIANTS, progress=log, labels=labels,
                    bars=progress if isinstance(progress, TrainingProgress) else None,
                    meta={"persona_run": persona_run})
     md = out_dir / "results.md"

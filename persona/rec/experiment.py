@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -64,9 +64,10 @@ _NAMES = {"none": "None", "random": "Random", "llm": "LLM", "kg": "KG+LLM", "mea
 _KEY = ("user_emb", "item_emb", "seed")
 _STAGES = ("retriever", "reranked", "final")
 #: Files of an experiment folder that a fresh start removes (checkpoints too).
-OUTPUTS = ("results.csv", "summary.csv", "results.md", "results.png", "config.json")
+OUTPUTS = ("results.csv", "summary.csv", "results.md", "results.png", "config.json", "significance.csv")
 RESULTS = "results.csv"
 CHECKPOINTS = "checkpoints"
+PER_USER = "per_user"  # the final lists' per-user test ranks, one file per (row, seed): the paired test
 
 OnEpoch = Callable[[EpochRecord], None]
 # results.csv is read back and rewritten: floats must survive exactly (pandas < 3's default parser can be
@@ -93,13 +94,13 @@ def clear_results(out_dir: str | Path) -> None:
     out = Path(out_dir)
     for name in OUTPUTS:
         (out / name).unlink(missing_ok=True)
-    ck = out / CHECKPOINTS
-    if ck.is_dir():
-        for f in ck.iterdir():
-            if f.is_file():
-                f.unlink()
-        with contextlib.suppress(OSError):
-            ck.rmdir()
+    for folder in (out / CHECKPOINTS, out / PER_USER):
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f.is_file():
+                    f.unlink()
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def row_digest(
@@ -140,6 +141,7 @@ def run_experiment(
     bars: TrainingProgress | None = None,
     fresh: bool = False,
     meta: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Train and evaluate every variant for every seed; write the tables and the chart.
 
@@ -159,6 +161,8 @@ def run_experiment(
         bars: per-model and overall progress bars.
         fresh: discard the results and checkpoints already in ``out_dir`` and start over.
         meta: extra fields for ``config.json`` (written at the start and at the end).
+        labels: names of the variants in the table and the chart, over the defaults (e.g. ``{"llm":
+            "Summary (extractive)"}`` when no LLM wrote the summaries).
 
     Returns:
         The summary DataFrame (one row per stage and variant; ``<metric>_mean``, ``<metric>_std``).
@@ -169,6 +173,7 @@ def run_experiment(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    names = {**_NAMES, **(labels or {})}
     if fresh:
         clear_results(out)
     runnable: list[tuple[str, str]] = []
@@ -236,7 +241,9 @@ def run_experiment(
                     retriever, fit_s = _fit(make, inter, msg, bars, settings.epochs)
                 weight, _ = final_weight(retriever, reranker, retriever.settings)
                 res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight)
-                for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked), ("final", res.final)):
+                diag = _per_user_and_diagnostics(retriever, reranker, weight, split, out, v, seed)
+                for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked),
+                                       ("final", {**res.final, **diag})):
                     rows.append(
                         {
                             "stage": stage,
@@ -253,7 +260,8 @@ def run_experiment(
                     )
                 todo.remove((seed, v))
                 _write_results(rows, results, row_order)
-                _write_tables(results, out, len(seeds), skipped, partial=(len(plan) - len(todo), len(plan)))
+                _write_tables(results, out, len(seeds), skipped, partial=(len(plan) - len(todo), len(plan)),
+                              names=names)
                 if v != ("none", "random"):
                     ck.unlink(missing_ok=True)
                 clock.tick()
@@ -265,11 +273,73 @@ def run_experiment(
     if not rows:
         raise ConfigError("no Table 3 row could run: " + ("; ".join(skipped) or "no variants given"))
     _write_results(rows, results, row_order)
-    summary = _write_tables(results, out, len(seeds), skipped)
-    plot_results(summary, out / "results.png")
+    summary = _write_tables(results, out, len(seeds), skipped, names=names)
+    plot_results(summary, out / "results.png", names=names)
     config["complete"] = True
     (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return summary
+
+
+
+def _per_user_and_diagnostics(
+    retriever: Any, reranker: Any, weight: float, split: str, out: Path, variant: tuple[str, str], seed: int
+) -> dict[str, float]:
+    """Write the final list's per-user test ranks (``per_user/<user>-<item>-seed<k>.csv``: the paired test
+    reads them) and return the final lists' diagnostics: catalogue coverage of the top 10 and the mean
+    popularity percentile of its items (1 = the most popular item), so popularity bias is visible."""
+    from .pipeline import TwoStageRecommender, test_ranks
+
+    ranks = test_ranks(retriever, reranker, split, weight=weight)
+    folder = out / PER_USER
+    folder.mkdir(exist_ok=True)
+    name = f"{variant[0]}-{variant[1]}-seed{seed}.csv"
+    atomic_save(lambda d, fh: fh.write(d.to_csv(index=False).encode("utf-8")),
+                ranks[["user", "item", "retriever_rank", "final_rank"]], folder / name)
+    inter = retriever.interactions
+    history: Literal["valid", "test"] = "test" if split == "test" else "valid"
+    lists = TwoStageRecommender(retriever, reranker, weight=weight).recommend(None, k=10, history=history)
+    train = inter.eval_set("valid", with_target=False).history  # training items only: no test leakage
+    counts = pd.Series(np.concatenate([np.asarray(h) for h in train]) if len(train) else np.zeros(0, int)).value_counts()
+    pop = pd.Series(0, index=range(1, inter.n_items + 1), dtype=float).add(counts, fill_value=0)
+    pct = pop.rank(pct=True, method="average")  # 1.0 = the most interacted-with item
+    codes = inter.encode_items(lists["item"].tolist()) if len(lists) else []
+    return {
+        "coverage@10": float(lists["item"].nunique() / max(inter.n_items, 1)),
+        "popularity_pct@10": float(pct.reindex(codes).mean()) if len(codes) else float("nan"),
+    }
+
+
+def paired_tests(out: Path, metric_k: int = 10) -> pd.DataFrame:
+    """Wilcoxon signed-rank tests of every ``kg`` row's final NDCG@10 against each other row's, paired by
+    (user, seed) over the per-user test ranks of ``out/per_user``: ``row, baseline, pairs, mean_diff,
+    p_value`` (two-sided; NaN when fewer than 10 pairs or no difference at all)."""
+    from scipy.stats import wilcoxon
+
+    folder = out / PER_USER
+    if not folder.is_dir():
+        return pd.DataFrame(columns=["row", "baseline", "pairs", "mean_diff", "p_value"])
+    frames = []
+    for f in sorted(folder.glob("*.csv")):
+        ue, ie, rest = f.stem.split("-", 2)
+        d = pd.read_csv(f, dtype={"user": str, "item": str})
+        d["row"], d["seed"] = f"{ue}/{ie}", int(rest.removeprefix("seed"))
+        frames.append(d)
+    if not frames:
+        return pd.DataFrame(columns=["row", "baseline", "pairs", "mean_diff", "p_value"])
+    allr = pd.concat(frames, ignore_index=True)
+    r = allr["final_rank"].to_numpy(dtype=float)
+    allr["ndcg"] = np.where(r <= metric_k, 1.0 / np.log2(r + 1.0), 0.0)
+    wide = allr.pivot_table(index=["user", "seed"], columns="row", values="ndcg")
+    rows = []
+    for row in [c for c in wide.columns if c.startswith("kg/")]:
+        for base in [c for c in wide.columns if c != row]:
+            both = wide[[row, base]].dropna()
+            diff = both[row] - both[base]
+            p = float("nan")
+            if len(both) >= 10 and (diff != 0).any():
+                p = float(wilcoxon(both[row], both[base], zero_method="wilcox").pvalue)
+            rows.append({"row": row, "baseline": base, "pairs": len(both), "mean_diff": float(diff.mean()), "p_value": p})
+    return pd.DataFrame(rows)
 
 
 class _Clock:
@@ -392,13 +462,21 @@ def _write_results(rows: list[dict[str, Any]], path: Path, plan: Sequence[tuple[
 
 
 def _write_tables(
-    results: Path, out: Path, n_seeds: int, skipped: Sequence[str], *, partial: tuple[int, int] | None = None
+    results: Path, out: Path, n_seeds: int, skipped: Sequence[str], *, partial: tuple[int, int] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """``summary.csv`` and ``results.md`` recomputed from ``results.csv``."""
     per_seed = pd.read_csv(results, **_EXACT, dtype={"user_emb": str, "item_emb": str})
     summary = summarise(per_seed)
     atomic_save(lambda d, fh: fh.write(d.to_csv(index=False).encode("utf-8")), summary, out / "summary.csv")
-    md = markdown_table(summary, n_seeds=n_seeds, skipped=skipped, partial=partial)
+    md = markdown_table(summary, n_seeds=n_seeds, skipped=skipped, partial=partial, names=names)
+    tests = paired_tests(out)
+    if len(tests):
+        atomic_save(lambda d, fh: fh.write(d.to_csv(index=False).encode("utf-8")), tests, out / "significance.csv")
+        md += ("\nPaired Wilcoxon signed-rank test of the final lists' NDCG@10 per (user, seed), KG row against "
+               "each other row (`significance.csv`):\n\n| row | against | pairs | mean difference | p |\n|---|---|---|---|---|\n")
+        md += "".join(f"| {t.row} | {t.baseline} | {t.pairs} | {t.mean_diff:+.4f} | "
+                      + ("—" if not np.isfinite(t.p_value) else f"{t.p_value:.3g}") + " |\n" for t in tests.itertuples())
     atomic_save(lambda t, fh: fh.write(t.encode("utf-8")), md, out / "results.md")
     return summary
 
@@ -446,12 +524,14 @@ def summarise(per_seed: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown_table(
-    summary: pd.DataFrame, *, n_seeds: int, skipped: Sequence[str] = (), partial: tuple[int, int] | None = None
+    summary: pd.DataFrame, *, n_seeds: int, skipped: Sequence[str] = (), partial: tuple[int, int] | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> str:
     """Table 3 as Markdown: retriever rows, then a "Reranking" section, cells "mean ± std".
 
     ``partial``: ``(finished, planned)`` (variant, seed) pairs while the experiment still runs.
     """
+    nm = names or _NAMES
     head = "| User embedding | Item embedding | " + " | ".join(_LABELS[m] for m in HEADLINE) + " |"
     lines = [
         "Full-catalogue ranking, test split, "
@@ -478,7 +558,7 @@ def markdown_table(
         for _, r in part.iterrows():
             cells = [_cell(r[f"{m}_mean"], r[f"{m}_std"]) for m in HEADLINE]
             lines.append(
-                f"| {_NAMES.get(r['user_emb'], r['user_emb'])} | {_NAMES.get(r['item_emb'], r['item_emb'])} | "
+                f"| {nm.get(r['user_emb'], r['user_emb'])} | {nm.get(r['item_emb'], r['item_emb'])} | "
                 + " | ".join(cells)
                 + " |"
             )
@@ -494,36 +574,43 @@ def _cell(mean: float, std: float) -> str:
     return f"{mean:.4f}" if not np.isfinite(std) else f"{mean:.4f} ± {std:.4f}"
 
 
-def plot_results(summary: pd.DataFrame, path: str | Path) -> None:
-    """Grouped bars (retriever vs reranked) per variant, one panel per headline metric, std error bars."""
+def plot_results(summary: pd.DataFrame, path: str | Path, *, names: Mapping[str, str] | None = None) -> None:
+    """Grouped bars (retriever, the paper's reranked list, final) per variant, one panel per headline
+    metric, std error bars and value labels. Each panel's axis spans the bars' range (not from 0), so
+    differences of a few per cent are visible; the axis label says so."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    nm = names or _NAMES
     ret = summary[summary["stage"] == "retriever"].reset_index(drop=True)
     rer = summary[summary["stage"] == "reranked"].reset_index(drop=True)
     fin = summary[summary["stage"] == "final"].reset_index(drop=True)
-    labels = [
-        f"{_NAMES.get(u, u)}\n{'text' if i == 'text' else 'random'}"
-        for u, i in zip(ret["user_emb"], ret["item_emb"])
-    ]
+    labels = [f"{nm.get(u, u)}\n{nm.get(i, i)}" for u, i in zip(ret["user_emb"], ret["item_emb"])]
     x = np.arange(len(ret))
-    fig, axes = plt.subplots(1, len(HEADLINE), figsize=(4.2 * len(HEADLINE), 3.8))
+    fig, axes = plt.subplots(1, len(HEADLINE), figsize=(4.6 * len(HEADLINE), 4.2))
     for ax, m in zip(np.atleast_1d(axes), HEADLINE):
+        lo, hi = np.inf, -np.inf
         for off, part, name in ((-0.27, ret, "retriever"), (0.0, rer, "reranked (paper)"), (0.27, fin, "final")):
             if not len(part):
                 continue
+            mean = part[f"{m}_mean"].to_numpy(dtype=float)
             err = np.nan_to_num(part[f"{m}_std"].to_numpy(dtype=float))
-            ax.bar(x + off, part[f"{m}_mean"], width=0.27, yerr=err, capsize=3, label=name)
+            bars = ax.bar(x + off, mean, width=0.27, yerr=err, capsize=3, label=name)
+            ax.bar_label(bars, labels=[f"{v:.3f}" for v in mean], fontsize=5.5, padding=2, rotation=90)
+            lo, hi = min(lo, float(np.nanmin(mean - err))), max(hi, float(np.nanmax(mean + err)))
+        if np.isfinite(lo) and np.isfinite(hi):
+            pad = max(hi - lo, 1e-4) * 0.35
+            ax.set_ylim(max(0.0, lo - pad), hi + pad)
+            ax.set_ylabel("axis not from 0", fontsize=7)
         ax.set_title(_LABELS[m])
         ax.set_xticks(x)
-        ax.set_xticklabels(labels, fontsize=7)
+        ax.set_xticklabels(labels, fontsize=6.5)
         ax.grid(axis="y", alpha=0.3)
-    np.atleast_1d(axes)[0].legend(fontsize=8)
-    fig.suptitle(
-        "Retriever variants (user emb / item emb) and SASRec reranking — mean ± std over seeds", fontsize=10
-    )
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.suptitle("Retriever variants (user / item embedding), the paper's reranked list and the final list — "
+                 "mean ± std over seeds", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

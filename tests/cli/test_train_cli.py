@@ -79,7 +79,7 @@ def test_experiment_table_and_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert sorted(per_seed.seed.unique()) == [0, 1] and set(per_seed.stage) == {"retriever", "reranked", "final"}
     assert per_seed["hr@10"].between(0, 1).all()
     md = (tmp_path / "t3/results.md").read_text()
-    assert "KG+LLM" in md and "±" in md and "HDGI seed" in md
+    assert "KG persona" in md and "Item text (all-MiniLM-L6-v2)" in md and "±" in md and "HDGI seed" in md
     assert (tmp_path / "t3/results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "[1/4] seed 0: reranker (none, random)" in res.output  # one line before each model, with its place
 
@@ -89,7 +89,7 @@ def test_experiment_table_and_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     again = runner.invoke(app, cmd)
     assert again.exit_code == 0, again.output
     assert "personas: reusing run" in again.output and "seed 0: reranker" not in again.output
-    assert (tmp_path / "t3/results.csv").read_bytes() == before and "KG+LLM" in again.output
+    assert (tmp_path / "t3/results.csv").read_bytes() == before and "kg/text" in again.output
     # other settings would mix results: refused in one line naming --fresh
     other = runner.invoke(app, [*cmd, "--epochs", "3"])
     assert other.exit_code == 2 and "--fresh" in other.output and "Traceback" not in other.output

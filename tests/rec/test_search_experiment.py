@@ -65,11 +65,18 @@ def test_experiment_writes_table3(chain: Interactions, tmp_path: Path) -> None:
     assert (plain["final_weight"] == 0).all()  # the (none, random) retriever is the reranker: nothing to fuse
     paper = rr[(rr["user_emb"] == "none") & (rr["item_emb"] == "random")]
     assert plain["ndcg@10"].tolist() == paper["ndcg@10"].tolist()
+    # list diagnostics on the final rows, and the paired test of the KG row against every other row
+    assert fin["coverage@10"].between(0, 1).all() and fin["popularity_pct@10"].between(0, 1).all()
+    sig = pd.read_csv(tmp_path / "significance.csv")
+    assert set(sig["row"]) == {"kg/text"} and len(sig) == len(TABLE3_VARIANTS) - 1
+    assert (sig["pairs"] == chain.n_users * 2).all()  # every test user, both seeds
+    assert sig["p_value"].dropna().between(0, 1).all()
+    assert len(list((tmp_path / "per_user").glob("*.csv"))) == len(TABLE3_VARIANTS) * 2
     md = (tmp_path / "results.md").read_text()
     table = [ln for ln in md.splitlines() if ln.startswith("| ")]
     assert sum(ln.count(" ± ") for ln in table) == 4 * 3 * len(TABLE3_VARIANTS)
     assert "mean ± std over 2 seeds" in md
-    assert "| KG+LLM | Description (LLM) |" in md and "Reranking" in md and "**Final**" in md
+    assert "| KG+LLM | Description (LLM) |" in md and "Reranking" in md and "**Final**" in md and "Wilcoxon" in md
     assert (tmp_path / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "config.json").exists() and (tmp_path / "summary.csv").exists()
     assert set(rt["seed"]) == {0, 1}
