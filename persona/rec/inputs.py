@@ -78,6 +78,7 @@ def mean_text_vectors(interactions: pd.DataFrame, item_text: dict[str, np.ndarra
     if not item_text:
         return {}
     train = interactions[(interactions["split"] == "train") & interactions["item"].isin(item_text)]
+    train = train.sort_values(["user", "item"], kind="stable")  # the store returns rows in no fixed order
     out: dict[str, np.ndarray] = {}
     for user, items in train.groupby("user", sort=True)["item"]:
         out[str(user)] = np.mean(np.stack([item_text[i] for i in items]), axis=0).astype(np.float32)
