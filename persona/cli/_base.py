@@ -217,6 +217,16 @@ def _settings(store: str | None, config: Path | None, **extra: Any) -> Settings:
     return s
 
 
+def apply_device(s: Settings, device: str | None) -> None:
+    """``--device``: checked first (one clear line, before any work, when CUDA is not there), then set for
+    every stage — text encoding, HDGI and SASRec."""
+    if device:
+        from persona.rec._torch import resolve_device
+
+        resolve_device(device)
+        s.text.device = s.rec.device = s.hdgi.device = device
+
+
 def _default_password() -> str:
     from persona.config import Neo4jSettings
 

@@ -40,6 +40,12 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(enrich_app, name="enrich")
 
 
+def _reader_args(s: Settings, hops: int | None, k_core: int | None, skip_invalid: bool, rejects: Path | None) -> dict[str, Any]:
+    """The arguments every reader shares: flags over the ``[ingest]`` settings, and the value ranges."""
+    return {"hops": s.ingest.hops if hops is None else hops, "k_core": s.ingest.k_core if k_core is None else k_core,
+            "skip_invalid": skip_invalid, "rejects": rejects, **_ranges(s)}
+
+
 def _ranges(s: Settings) -> dict[str, Any]:
     """The plausibility ranges of ``[ingest]`` for the readers (ratings, timestamps)."""
     ing = s.ingest
@@ -113,8 +119,7 @@ def ingest_movielens(
     _run_ingest(
         s,
         lambda: read_movielens(
-            directory, link=link, rdf=tuple(rdf), hops=hops if hops is not None else s.ingest.hops, k_core=k_core if k_core is not None else s.ingest.k_core,
-            skip_invalid=skip_invalid, rejects=rejects, **_ranges(s),
+            directory, link=link, rdf=tuple(rdf), **_reader_args(s, hops, k_core, skip_invalid, rejects),
         ),
         quiet,
         "movielens",
@@ -143,8 +148,8 @@ def ingest_amazon(
     _run_ingest(
         s,
         lambda: read_amazon(
-            reviews, meta, rdf=tuple(rdf), link=link, hops=hops if hops is not None else s.ingest.hops,
-            k_core=k_core if k_core is not None else s.ingest.k_core, skip_invalid=skip_invalid, rejects=rejects, **_ranges(s), domain=domain,
+            reviews, meta, rdf=tuple(rdf), link=link, domain=domain,
+            **_reader_args(s, hops, k_core, skip_invalid, rejects),
         ),
         quiet,
         "amazon",
@@ -173,8 +178,7 @@ def ingest_atomic(
     _run_ingest(
         s,
         lambda: read_atomic(
-            prefix, rdf=tuple(rdf), hops=hops if hops is not None else s.ingest.hops, k_core=k_core if k_core is not None else s.ingest.k_core,
-            skip_invalid=skip_invalid, rejects=rejects, **_ranges(s), domain=domain,
+            prefix, rdf=tuple(rdf), domain=domain, **_reader_args(s, hops, k_core, skip_invalid, rejects),
         ),
         quiet,
         "atomic",

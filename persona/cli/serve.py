@@ -15,7 +15,17 @@ import typer
 from persona._ui import console, err_console
 from persona.config import ServeSettings
 
-from ._base import ConfigOpt, DeviceOpt, RunOpt, StoreOpt, _config_default, _settings, app, mask_secrets
+from ._base import (
+    ConfigOpt,
+    DeviceOpt,
+    RunOpt,
+    StoreOpt,
+    _config_default,
+    _settings,
+    app,
+    apply_device,
+    mask_secrets,
+)
 
 
 def _is_loopback(host: str) -> bool:
@@ -51,11 +61,7 @@ def serve_cmd(
     from persona.serve import WarmRun, make_server
 
     s = _settings(store, config)
-    if device:
-        from persona.rec._torch import resolve_device
-
-        resolve_device(device)  # one clear line, before any loading, when CUDA is not there
-        s.rec.device = s.hdgi.device = device
+    apply_device(s, device)
     host = s.serve.host if host is None else host
     port = s.serve.port if port is None else port
     warm = WarmRun.load(s, run)

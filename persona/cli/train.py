@@ -28,6 +28,7 @@ from ._base import (
     _settings,
     _Typer,
     app,
+    apply_device,
 )
 
 train_app = _Typer(help="Learn personas and train the recommender (the whole pipeline without a subcommand).")
@@ -36,11 +37,7 @@ app.add_typer(train_app, name="train")
 
 def _train_settings(store: str | None, config: Path | None, device: str | None, **rec: Any) -> Settings:
     s = _settings(store, config)
-    if device:
-        from persona.rec._torch import resolve_device
-
-        resolve_device(device)  # one clear line, before any work, when CUDA is not there
-        s.text.device = s.rec.device = s.hdgi.device = device
+    apply_device(s, device)
     upd = {k: v for k, v in rec.items() if v is not None}
     if upd:
         s.rec = s.rec.model_copy(update=upd)
