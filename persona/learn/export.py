@@ -30,8 +30,9 @@ import pyarrow.compute as pc
 import torch
 from torch_geometric.data import HeteroData
 
-from persona.kgstore import GraphStore
+from persona.config import HDGISettings
 from persona.errors import ConfigError
+from persona.kgstore import GraphStore
 from persona.kgstore.schema import NODE_TYPES, REL_TYPES, adopt_rel_type
 
 Progress = Callable[[str, int, int], None]
@@ -279,12 +280,15 @@ def _split_by(tbl: pa.Table, columns: Sequence[str]) -> list[tuple[tuple[str, ..
     return sorted(out, key=lambda kv: kv[0])
 
 
+_HDGI = HDGISettings()  # max_sample / hub_quantile defaults: the [hdgi] settings'
+
+
 def export_graph(
     store: GraphStore,
     *,
     metapaths: list[str] | bool | None = None,
-    max_sample: int | None = 20,
-    hub_quantile: float = 0.995,
+    max_sample: int | None = _HDGI.max_sample,
+    hub_quantile: float = _HDGI.hub_quantile,
     seed: int = 0,
     progress: Progress | None = None,
 ) -> tuple[HeteroData, IdMaps]:

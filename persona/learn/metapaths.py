@@ -41,7 +41,10 @@ from scipy import sparse
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from persona.config import HDGISettings
 from persona.errors import ConfigError
+
+_HDGI = HDGISettings()  # max_sample / hub_quantile defaults: the [hdgi] settings'
 
 _ALIASES = {"U": "User", "I": "Item"}
 _SHORT = {v: k for k, v in _ALIASES.items()}
@@ -227,7 +230,8 @@ class MetaPathBuilder:
     """
 
     def __init__(
-        self, data: HeteroData, *, max_sample: int | None = 20, hub_quantile: float = 0.995, seed: int = 0
+        self, data: HeteroData, *, max_sample: int | None = _HDGI.max_sample, hub_quantile: float = _HDGI.hub_quantile,
+        seed: int = 0
     ) -> None:
         if not 0.0 < hub_quantile <= 1.0:
             raise ValueError(f"hub_quantile must be in (0, 1], got {hub_quantile}")

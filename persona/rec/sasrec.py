@@ -40,6 +40,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from persona.config import RecSettings
+
+_REC = RecSettings()  # the module's defaults are the [rec] settings' (one definition)
+
 UserMode = Literal["none", "fixed", "learned"]
 
 
@@ -221,11 +225,11 @@ class SASRec(nn.Module):
         self,
         n_items: int,
         *,
-        max_len: int = 50,
-        hidden: int = 64,
-        blocks: int = 2,
-        heads: int = 1,
-        dropout: float = 0.2,
+        max_len: int = _REC.max_len,
+        hidden: int = _REC.hidden,
+        blocks: int = _REC.blocks,
+        heads: int = _REC.heads,
+        dropout: float = _REC.dropout,
         item_text: Tensor | None = None,
         user_mode: UserMode = "none",
         n_users: int = 0,

@@ -14,11 +14,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv
 
+from persona.config import HDGISettings
 from persona.errors import ConfigError
 
 from ..metapaths import MetaPath
 from .neighbourhoods import Neighbourhoods, UserBatch
 from .semantic_attention import SemanticAttention
+
+_HDGI = HDGISettings()  # the module's defaults are the [hdgi] settings' (one definition)
 
 #: Initial std of the free user embeddings, times ``hidden**-0.5`` (see :mod:`persona.learn.hdgi`, "Centring").
 FREE_EMB_SCALE = 0.5
@@ -57,10 +60,10 @@ class HDGIEncoder(nn.Module):
         in_channels: dict[str, int],
         num_users: int,
         metapaths: Sequence[MetaPath],
-        hidden: int = 64,
-        heads: int = 4,
-        dropout: float = 0.1,
-        user_init: str = "random",
+        hidden: int = _HDGI.hidden,
+        heads: int = _HDGI.heads,
+        dropout: float = _HDGI.dropout,
+        user_init: str = _HDGI.user_init,
         free_emb_scale: float = FREE_EMB_SCALE,
     ) -> None:
         super().__init__()
