@@ -280,19 +280,23 @@ def parse_variants(text: str) -> list[tuple[str, str]]:
     """``"none/random,kg/text"`` → ``[("none", "random"), ("kg", "text")]``.
 
     Raises:
-        ConfigError: a pair is not ``USER/ITEM`` with USER in none|random|llm|kg|meantext and ITEM in random|text.
+        ConfigError: a pair is not ``USER/ITEM`` with USER in none|random|llm|kg|meantext|lightgcn|kg_ui and
+            ITEM in random|text, nor ``popularity``.
     """
-    users, items = ("none", "random", "llm", "kg", "meantext"), ("random", "text")
+    users, items = ("none", "random", "llm", "kg", "meantext", "lightgcn", "kg_ui"), ("random", "text")
     out: list[tuple[str, str]] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        ue, sep, ie = part.partition("/")
-        if not sep or ue not in users or ie not in items:
-            raise ConfigError(
-                f"--variants: {part!r} is not USER/ITEM with USER one of {', '.join(users)} "
-                f"and ITEM one of {', '.join(items)} (e.g. none/random,kg/text)"
-            )
+        if part in ("popularity", "popularity/none"):
+            ue, ie = "popularity", "none"
+        else:
+            ue, sep, ie = part.partition("/")
+            if not sep or ue not in users or ie not in items:
+                raise ConfigError(
+                    f"--variants: {part!r} is not USER/ITEM with USER one of {', '.join(users)} "
+                    f"and ITEM one of {', '.join(items)}, or 'popularity' (e.g. none/random,kg/text)"
+                )
         if (ue, ie) not in out:
             out.append((ue, ie))
     if not out:
@@ -308,14 +312,20 @@ def experiment(
     skip_personas: bool = False,
     variants: list[tuple[str, str]] | None = None,
     fresh: bool = False,
+    personas_once: bool = False,
     progress: Progress | None = None,
     log: Log = _noop,
 ) -> str:
-    """Table 3 on the configured store: returns the Markdown table (also written to ``out_dir``).
+    """Table 3 on the configured store, with the baselines: returns the Markdown table (also written to
+    ``out_dir``).
 
-    Personas are learned once (fixed HDGI seed) from the training graph; each seed retrains every
-    SASRec model. The ``llm`` row uses LLM summaries when an endpoint is configured, otherwise the
-    extractive fallback, labelled as such in ``config.json``.
+    Rows (default): the paper's five, then popularity, the mean item text, LightGCN and HDGI on the
+    interaction meta-paths alone (:data:`persona.rec.experiment.BASELINE_VARIANTS`). Personas are learned
+    from the training graph only. Each seed relearns everything its rows train — SASRec, the HDGI personas
+    (``kg``, ``kg_ui``) and LightGCN — so the std covers their variance; per-seed vectors are cached under
+    ``out_dir/vectors`` (:mod:`persona.seeded`). ``personas_once`` uses the store's personas (one HDGI
+    seed) for every seed, the cheaper protocol of earlier versions. The ``llm`` row uses LLM summaries when
+    an endpoint is configured, otherwise the extractive fallback, labelled as such.
 
     Each (row, seed) result goes to ``results.csv`` as soon as it is measured; running the same
     experiment again continues where it stopped (reusing the personas it learned, when the store still
@@ -325,11 +335,24 @@ def experiment(
         ConfigError: ``out_dir`` holds results of other settings or data (the message names ``--fresh``).
     """
     from persona.rec import run_experiment
-    from persona.rec.experiment import CHECKPOINTS, RESULTS, TABLE3_VARIANTS, TrainingProgress, clear_results
+    from persona.rec.experiment import (
+        BASELINE_VARIANTS,
+        CHECKPOINTS,
+        RESULTS,
+        TABLE3_VARIANTS,
+        TrainingProgress,
+        UserVectors,
+        clear_results,
+    )
+    from persona.seeded import INTERACTION_METAPATHS, hdgi_personas, lightgcn_vectors
 
     out_dir = Path(out_dir)
+    rows = list(variants or (*TABLE3_VARIANTS, *BASELINE_VARIANTS))
+    wanted = {ue for ue, _ in rows}
     if fresh:
         clear_results(out_dir)
+        for f in (out_dir / "vectors").glob("*.npz") if (out_dir / "vectors").is_dir() else ():
+            f.unlink()
     with connect(settings) as store:
         persona_run = _stored_persona_run(store)
         resumed = _resumable_persona_run(out_dir, RESULTS, CHECKPOINTS)
@@ -341,25 +364,38 @@ def experiment(
             persona_run = train_personas_recorded(store, settings, progress=progress, log=log).run_id
         inter = load_interactions(store, settings)
         item_text = vectors(store, "rec_item_vectors") or None
-        by_variant: dict[str, dict[str, np.ndarray]] = {}
+        by_variant: dict[str, UserVectors] = {}
+        folder = out_dir / "vectors"
         kg = vectors(store, "rec_user_personas")
-        if kg:
-            by_variant["kg"] = kg
-        llm = user_vectors(store, settings, "llm", log)
-        if llm:
-            by_variant["llm"] = llm
-        if any(ue == "meantext" for ue, _ in (variants or [])):
+        if kg and "kg" in wanted:
+            by_variant["kg"] = kg if personas_once else hdgi_personas(
+                store, settings, inter, folder, stored=kg, progress=progress, log_fn=log)
+        if "kg_ui" in wanted and item_text is not None:
+            by_variant["kg_ui"] = hdgi_personas(store, settings, inter, folder, metapaths=INTERACTION_METAPATHS,
+                                                name="kg_ui", progress=progress, log_fn=log)
+        if "lightgcn" in wanted:
+            by_variant["lightgcn"] = lightgcn_vectors(inter, folder, device=settings.rec.device, log_fn=log)
+        if "llm" in wanted:
+            llm = user_vectors(store, settings, "llm", log)
+            if llm:
+                by_variant["llm"] = llm
+        if "meantext" in wanted:
             by_variant["meantext"] = user_vectors(store, settings, "meantext", log) or {}
-    model = settings.text.model.rsplit("/", 1)[-1]
-    labels = ({"llm": "LLM summary", "kg": "KG+LLM", "text": f"Description ({model})"} if settings.llm.url else
-              {"llm": "Summary (extractive)", "kg": "KG persona", "text": f"Item text ({model})"})
-    run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir,
-                   variants=variants or TABLE3_VARIANTS, progress=log, labels=labels,
-                   bars=progress if isinstance(progress, TrainingProgress) else None,
-                   meta={"persona_run": persona_run})
+        attrs: dict[str, set[str]] = {}
+        for r in store.run_named("rec_item_attributes"):
+            attrs.setdefault(str(r["item"]), set()).add(str(r["attr"]))
+        model = settings.text.model.rsplit("/", 1)[-1]
+        labels = ({"llm": "LLM summary", "kg": "KG+LLM", "text": f"Description ({model})"} if settings.llm.url else
+                  {"llm": "Summary (extractive)", "kg": "KG persona", "text": f"Item text ({model})"})
+        run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir,
+                       variants=rows, progress=log, labels=labels,
+                       bars=progress if isinstance(progress, TrainingProgress) else None,
+                       meta={"persona_run": persona_run, "personas": "once" if personas_once else "per seed"},
+                       item_attributes={i: frozenset(a) for i, a in attrs.items()} or None)
     md = out_dir / "results.md"
-    notes = [(f"Store: {settings.store}. Text model: {settings.text.model}. Personas: HDGI seed {settings.hdgi.seed}, "
-              "learned from training interactions only.")]
+    notes = [(f"Store: {settings.store}. Text model: {settings.text.model}. Personas learned from training "
+              "interactions only, " + (f"HDGI seed {settings.hdgi.seed} for every seed." if personas_once else
+                                       "relearned with each seed (HDGI and LightGCN)."))]
     if settings.rec.session_gap_s:
         notes.append(f"Session view: histories cut at {settings.rec.session_gap_s:g} s of inactivity; models see the current session only.")
     if "llm" in by_variant:

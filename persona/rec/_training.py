@@ -165,6 +165,38 @@ def _trim(x: Tensor, y: Tensor, persona: bool) -> tuple[Tensor, Tensor]:
     return x[:, first:], y[:, first:]
 
 
+def epoch_batches(
+    lengths: Tensor, batch_size: int, generator: torch.Generator, *, bucketed: bool, bucket_batches: int = 32
+) -> list[Tensor]:
+    """One epoch's batches of window indices, in training order.
+
+    ``bucketed=False``: a random permutation cut into batches. ``bucketed=True``: the permutation is cut into
+    buckets of ``bucket_batches`` batches, each bucket is sorted by window length (stable) and cut into
+    batches, and the batches are shuffled; a batch then holds windows of similar length, so
+    :func:`_trim` drops most of the left padding, while every epoch still sees every window once in a
+    random order (the classic bucket iterator). Both give ``ceil(n / batch_size)`` batches.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> lengths = torch.tensor([1, 50, 2, 49, 3, 48, 4, 47])
+        >>> sorted(int(i) for b in epoch_batches(lengths, 2, g, bucketed=True, bucket_batches=4) for i in b)
+        [0, 1, 2, 3, 4, 5, 6, 7]
+        >>> [sorted(lengths[b].tolist()) for b in epoch_batches(lengths, 4, g, bucketed=True)]
+        [[1, 2, 3, 4], [47, 48, 49, 50]]
+    """
+    n = len(lengths)
+    perm = torch.randperm(n, generator=generator)
+    if not bucketed:
+        return list(perm.split(batch_size))
+    chunk = batch_size * max(bucket_batches, 1)
+    batches: list[Tensor] = []
+    for part in perm.split(chunk):
+        order = part[torch.argsort(lengths[part], stable=True)]
+        batches.extend(order.split(batch_size))
+    shuffle = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffle]
+
+
 def train_loop(
     module: SASRec,
     windows: Windows,
@@ -199,15 +231,16 @@ def train_loop(
     n = len(windows)
     X, Y, U = windows.inputs, windows.targets, windows.users
     steps_per_epoch = -(-n // s.batch_size)
+    lengths = (X > 0).sum(1).cpu()
     while not state.done and state.epoch < s.epochs:
         t0 = time.perf_counter()
         module.train()
-        perm = torch.randperm(n, generator=generator).to(X.device)
+        order = epoch_batches(lengths, s.batch_size, generator, bucketed=s.batching == "bucketed")
         total, batches = 0.0, 0
-        for bi, b in enumerate(range(0, n, s.batch_size)):
+        for bi, cpu_idx in enumerate(order):
             for g in optimizer.param_groups:
                 g["lr"] = scheduled_lr(s, state.epoch * steps_per_epoch + bi, steps_per_epoch)
-            idx = perm[b : b + s.batch_size]
+            idx = cpu_idx.to(X.device)
             x, y = _trim(X[idx], Y[idx], module.has_user)
             loss = module.loss(
                 x, y, U[idx] if module.has_user else None, kind=s.loss, n_neg=n_neg, generator=generator

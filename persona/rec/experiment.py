@@ -33,6 +33,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -45,7 +46,8 @@ from persona.errors import ConfigError, atomic_save
 from ._checkpoint import fingerprint
 from ._training import EpochRecord
 from .model import SASRecRecommender
-from .pipeline import evaluate_two_stage, final_weight, make_reranker, make_retriever
+from .pipeline import Retriever, evaluate_two_stage, final_weight, make_reranker, make_retriever
+from .popularity import PopularityRecommender
 from .sequences import Interactions
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,18 @@ TABLE3_VARIANTS: tuple[tuple[str, str], ...] = (
 HEADLINE = ("hr@10", "ndcg@10", "mrr", "hr@100")
 _LABELS = {"hr@10": "HR@10", "ndcg@10": "NDCG@10", "mrr": "MRR", "hr@100": "HR@100"}
 _NAMES = {"none": "None", "random": "Random", "llm": "LLM", "kg": "KG+LLM", "meantext": "Mean item text",
-          "text": "Description (LLM)"}
+          "lightgcn": "LightGCN (collaborative)", "kg_ui": "HDGI, interactions only (U-I, U-I-U)",
+          "popularity": "Most popular", "text": "Description (LLM)"}
+#: User embeddings given as vectors (the retriever keeps them fixed); the rest are learned or absent.
+VECTOR_USERS = ("llm", "kg", "meantext", "lightgcn", "kg_ui")
+#: The rows a user would try first, beside the paper's five: popularity, the mean item text, a
+#: collaborative user vector, and the ablation that says what the knowledge graph adds to HDGI.
+BASELINE_VARIANTS: tuple[tuple[str, str], ...] = (
+    ("popularity", "none"),
+    ("meantext", "text"),
+    ("lightgcn", "text"),
+    ("kg_ui", "text"),
+)
 _KEY = ("user_emb", "item_emb", "seed")
 _STAGES = ("retriever", "reranked", "final")
 #: Files of an experiment folder that a fresh start removes (checkpoints too).
@@ -70,6 +83,31 @@ CHECKPOINTS = "checkpoints"
 PER_USER = "per_user"  # the final lists' per-user test ranks, one file per (row, seed): the paired test
 
 OnEpoch = Callable[[EpochRecord], None]
+
+
+@dataclass
+class SeededVectors:
+    """User vectors learned anew for each seed (HDGI personas, LightGCN vectors), made on first use.
+
+    Attributes:
+        recipe: what fixes them besides the seed (settings and data), a digest; it enters the rows'
+            ``settings_digest`` in place of the vectors, so finished rows are recognised without
+            relearning the vectors.
+        make: ``seed -> {user: vector}`` (the caller may cache on disk).
+    """
+
+    recipe: str
+    make: Callable[[int], Mapping[str, np.ndarray]]
+    _made: dict[int, Mapping[str, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    def __call__(self, seed: int) -> Mapping[str, np.ndarray]:
+        if seed not in self._made:
+            self._made.clear()  # one seed at a time: the experiment runs seed by seed
+            self._made[seed] = self.make(seed)
+        return self._made[seed]
+
+
+UserVectors = Mapping[str, np.ndarray] | SeededVectors
 # results.csv is read back and rewritten: floats must survive exactly (pandas < 3's default parser can be
 # one ulp off; pandas 3 round-trips by default and deprecates the option)
 _EXACT: dict[str, Any] = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
@@ -107,7 +145,7 @@ def row_digest(
     inter: Interactions,
     settings: RecSettings,
     variant: tuple[str, str],
-    user_vecs: Mapping[str, np.ndarray] | None,
+    user_vecs: UserVectors | None,
     item_text: Mapping[str, np.ndarray] | None,
     split: str,
     *,
@@ -121,15 +159,21 @@ def row_digest(
     ue, ie = variant
     cfg = {k: v for k, v in settings.model_dump().items() if k != "seed"}
     cfg.update(user_emb=ue, item_emb=ie)
-    uv = user_vecs if ue in ("llm", "kg", "meantext") else None
+    uv = user_vecs if ue in VECTOR_USERS else None
     iv = item_text if ie == "text" else None
+    recipe = None
+    if isinstance(uv, SeededVectors):
+        recipe, uv = uv.recipe, None
+    if ue == "popularity":
+        cfg = {"candidates": settings.candidates, "exclude_seen": settings.exclude_seen, "reranker": cfg}
     vec = fingerprint(settings, inter, uv, iv, 1).vectors if (uv is not None or iv is not None) else "none"
-    return digest({"settings": cfg, "split": split, "data": data or inter.fingerprint(), "vectors": vec})
+    return digest({"settings": cfg, "split": split, "data": data or inter.fingerprint(), "vectors": vec,
+                   **({"seeded_vectors": recipe} if recipe else {})})
 
 
 def run_experiment(
     inter: Interactions,
-    user_vecs_by_variant: Mapping[str, Mapping[str, np.ndarray]],
+    user_vecs_by_variant: Mapping[str, UserVectors],
     item_text: Mapping[str, np.ndarray] | None,
     settings: RecSettings,
     seeds: Sequence[int] = (0, 1, 2),
@@ -142,6 +186,7 @@ def run_experiment(
     fresh: bool = False,
     meta: Mapping[str, Any] | None = None,
     labels: Mapping[str, str] | None = None,
+    item_attributes: Mapping[str, frozenset[str]] | None = None,
 ) -> pd.DataFrame:
     """Train and evaluate every variant for every seed; write the tables and the chart.
 
@@ -150,7 +195,8 @@ def run_experiment(
 
     Args:
         inter: interactions.
-        user_vecs_by_variant: ``{'kg': {user: vec}, 'llm': {user: vec}}``; a missing key skips that row.
+        user_vecs_by_variant: ``{'kg': {user: vec}, 'llm': {user: vec}}``, or a :class:`SeededVectors`
+            for vectors learned per seed; a missing key skips that row.
         item_text: item id -> text vector (rows with ``item_emb='text'`` are skipped when ``None``).
         settings: hyperparameters shared by every model (``user_emb``/``item_emb`` are set per row).
         seeds: seeds; each gives one independent training of every model.
@@ -163,6 +209,8 @@ def run_experiment(
         meta: extra fields for ``config.json`` (written at the start and at the end).
         labels: names of the variants in the table and the chart, over the defaults (e.g. ``{"llm":
             "Summary (extractive)"}`` when no LLM wrote the summaries).
+        item_attributes: item id -> its genres / categories, for the ``attr_agreement@10`` diagnostic of
+            the final lists (left out when ``None``).
 
     Returns:
         The summary DataFrame (one row per stage and variant; ``<metric>_mean``, ``<metric>_std``).
@@ -179,7 +227,7 @@ def run_experiment(
     runnable: list[tuple[str, str]] = []
     skipped: list[str] = []
     for ue, ie in variants:
-        if ue in ("llm", "kg", "meantext") and ue not in user_vecs_by_variant:
+        if ue in VECTOR_USERS and ue not in user_vecs_by_variant:
             skipped.append(f"({ue}, {ie}): no {ue} user vectors")
         elif ie == "text" and item_text is None:
             skipped.append(f"({ue}, {ie}): no item text vectors")
@@ -228,20 +276,29 @@ def run_experiment(
             reranker, rer_s = _fit(make, inter, msg, bars, settings.epochs)
             for ue, ie in pending:
                 v = (ue, ie)
+                retriever: Retriever
                 if v == ("none", "random"):
                     retriever, fit_s = reranker, rer_s
+                elif ue == "popularity":
+                    t0 = time.perf_counter()
+                    retriever = PopularityRecommender(settings).fit(inter)
+                    fit_s = time.perf_counter() - t0
                 else:
                     s = RecSettings.model_validate({**settings.model_dump(), "user_emb": ue, "item_emb": ie})
                     ck = ckdir / _ckpt_name(v, seed, digests[v])
                     msg = f"seed {seed}: retriever ({ue}, {ie})" + (", resumed from its checkpoint" if ck.is_file() else "")
                     if progress:
                         progress(clock.prefix() + msg)
-                    make = functools.partial(make_retriever, s, user_vecs_by_variant.get(ue), item_text, seed,
-                                             checkpoint=ck)
+                    uv = user_vecs_by_variant.get(ue)
+                    if isinstance(uv, SeededVectors):
+                        if progress:
+                            progress(clock.prefix() + f"seed {seed}: {ue} user vectors")
+                        uv = uv(seed)
+                    make = functools.partial(make_retriever, s, uv, item_text, seed, checkpoint=ck)
                     retriever, fit_s = _fit(make, inter, msg, bars, settings.epochs)
                 weight, _ = final_weight(retriever, reranker, retriever.settings)
                 res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight)
-                diag = _per_user_and_diagnostics(retriever, reranker, weight, split, out, v, seed)
+                diag = _per_user_and_diagnostics(retriever, reranker, weight, split, out, v, seed, item_attributes)
                 for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked),
                                        ("final", {**res.final, **diag})):
                     rows.append(
@@ -262,7 +319,7 @@ def run_experiment(
                 _write_results(rows, results, row_order)
                 _write_tables(results, out, len(seeds), skipped, partial=(len(plan) - len(todo), len(plan)),
                               names=names)
-                if v != ("none", "random"):
+                if v != ("none", "random") and ue != "popularity":
                     ck.unlink(missing_ok=True)
                 clock.tick()
                 if advance is not None:
@@ -282,11 +339,13 @@ def run_experiment(
 
 
 def _per_user_and_diagnostics(
-    retriever: Any, reranker: Any, weight: float, split: str, out: Path, variant: tuple[str, str], seed: int
+    retriever: Any, reranker: Any, weight: float, split: str, out: Path, variant: tuple[str, str], seed: int,
+    item_attributes: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, float]:
     """Write the final list's per-user test ranks (``per_user/<user>-<item>-seed<k>.csv``: the paired test
-    reads them) and return the final lists' diagnostics: catalogue coverage of the top 10 and the mean
-    popularity percentile of its items (1 = the most popular item), so popularity bias is visible."""
+    reads them) and return the final lists' diagnostics: catalogue coverage of the top 10, the mean
+    popularity percentile of its items (1 = the most popular item), so popularity bias is visible, and
+    with ``item_attributes`` their agreement with the current session (:func:`attribute_agreement`)."""
     from .pipeline import TwoStageRecommender, test_ranks
 
     ranks = test_ranks(retriever, reranker, split, weight=weight)
@@ -303,10 +362,41 @@ def _per_user_and_diagnostics(
     pop = pd.Series(0, index=range(1, inter.n_items + 1), dtype=float).add(counts, fill_value=0)
     pct = pop.rank(pct=True, method="average")  # 1.0 = the most interacted-with item
     codes = inter.encode_items(lists["item"].tolist()) if len(lists) else []
-    return {
+    diag = {
         "coverage@10": float(lists["item"].nunique() / max(inter.n_items, 1)),
         "popularity_pct@10": float(pct.reindex(codes).mean()) if len(codes) else float("nan"),
     }
+    if item_attributes:
+        diag["attr_agreement@10"] = attribute_agreement(inter, lists, item_attributes, split)
+    return diag
+
+
+def attribute_agreement(
+    inter: Interactions, lists: pd.DataFrame, item_attributes: Mapping[str, frozenset[str]], split: str,
+    *, window: int = 5,
+) -> float:
+    """How often a recommended item shares a genre or category with what the user is doing now.
+
+    For each user, the fraction of the top-10 items of ``lists`` (``user, item, rank``) that share at
+    least one attribute with the model's input on ``split``: the current session in session mode, else the
+    last ``window`` items (the short-term intent a session-based recommender should follow). Users whose
+    input has no attributed item are left out; NaN when none is left. A popularity-biased list scores low
+    here even when its HR is fair.
+    """
+    history: Literal["valid", "test"] = "test" if split == "test" else "valid"
+    es = inter.eval_set(history)
+    recent: dict[str, set[str]] = {}
+    for u, inp in zip(es.users, es.inputs):
+        items = inp if inter.session_mode else inp[-window:]
+        attrs = set().union(*(item_attributes.get(inter.items[i - 1], frozenset()) for i in items)) if len(items) else set()
+        if attrs:
+            recent[inter.users[u]] = attrs
+    top = lists[lists["rank"] <= 10]
+    shares = [
+        float(np.mean([bool(item_attributes.get(i, frozenset()) & recent[user]) for i in g["item"]]))
+        for user, g in top.groupby("user", sort=False) if user in recent
+    ]
+    return float(np.mean(shares)) if shares else float("nan")
 
 
 def paired_tests(out: Path, metric_k: int = 10) -> pd.DataFrame:

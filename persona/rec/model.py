@@ -221,7 +221,7 @@ class SASRecRecommender(SequentialRecommender):
                 state,
                 optimizer=opt,
                 generator=gen,
-                n_neg=self.n_neg,
+                n_neg=s.negatives if s.loss == "sampled" else self.n_neg,
                 validate=validate,
                 on_epoch=self.on_epoch,
                 save=(lambda st: ckpt.save(module, opt, gen, st)) if ckpt is not None else None,

@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,7 @@ from .rerank import Reranked, rerank, two_stage_ranks
 from .sequences import EvalSet, Interactions
 
 __all__ = [
+    "Retriever",
     "TwoStageMetrics",
     "choose_weight",
     "TwoStageRecommender",
@@ -58,6 +59,20 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 History = Literal["valid", "test", "all"]
+
+
+class Retriever(Protocol):
+    """What the first stage must answer: a fitted SASRec, or a model-free baseline such as
+    :class:`persona.rec.popularity.PopularityRecommender`."""
+
+    settings: RecSettings
+    best_epoch: int
+    best_score: float
+
+    @property
+    def interactions(self) -> Interactions: ...
+
+    def score_eval_set(self, es: EvalSet) -> Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -113,16 +128,15 @@ class TwoStageRun:
         return self.retriever, self.reranker
 
 
-def _same_catalogue(retriever: SASRecRecommender, reranker: SASRecRecommender) -> Interactions:
-    _, inter = retriever._require_fit()
-    _, inter2 = reranker._require_fit()
+def _same_catalogue(retriever: Retriever, reranker: SASRecRecommender) -> Interactions:
+    inter, inter2 = retriever.interactions, reranker.interactions
     if inter.items != inter2.items:
         raise ValueError("retriever and reranker were trained on different item catalogues")
     return inter
 
 
 def _chunks(
-    retriever: SASRecRecommender, reranker: SASRecRecommender, es: EvalSet, exclude_seen: bool, chunk: int
+    retriever: Retriever, reranker: SASRecRecommender, es: EvalSet, exclude_seen: bool, chunk: int
 ) -> Iterator[tuple[EvalSet, Tensor, Tensor, Tensor | None]]:
     """``(rows, retriever scores, reranker scores, seen mask or None)`` for ``es``, ``chunk`` rows at a time."""
     for start in range(0, len(es), chunk):
@@ -133,7 +147,7 @@ def _chunks(
 
 
 def evaluate_two_stage(
-    retriever: SASRecRecommender,
+    retriever: Retriever,
     reranker: SASRecRecommender,
     split: str = "test",
     *,
@@ -182,7 +196,7 @@ def evaluate_two_stage(
 
 
 def choose_weight(
-    retriever: SASRecRecommender,
+    retriever: Retriever,
     reranker: SASRecRecommender,
     weights: Sequence[float],
     *,
@@ -212,7 +226,7 @@ def choose_weight(
 
 
 def test_ranks(
-    retriever: SASRecRecommender, reranker: SASRecRecommender, split: str = "test", *, chunk: int = 2048,
+    retriever: Retriever, reranker: SASRecRecommender, split: str = "test", *, chunk: int = 2048,
     weight: float = 0.0,
 ) -> pd.DataFrame:
     """Per user, the held-out item of ``split`` and its 1-based full-ranking ranks under the retriever and
@@ -245,7 +259,7 @@ def make_retriever(
     """An unfitted retriever for ``settings.user_emb`` / ``settings.item_emb`` (vectors passed only when used)."""
     return SASRecRecommender(
         settings,
-        user_emb=user_vecs if settings.user_emb in ("llm", "kg", "meantext") else None,
+        user_emb=user_vecs if settings.user_emb in ("llm", "kg", "meantext", "lightgcn", "kg_ui") else None,
         item_emb=item_text if settings.item_emb == "text" else None,
         seed=seed,
         **kwargs,
@@ -311,7 +325,7 @@ def run_two_stage(
 
 
 def final_weight(
-    retriever: SASRecRecommender, reranker: SASRecRecommender, settings: RecSettings
+    retriever: Retriever, reranker: SASRecRecommender, settings: RecSettings
 ) -> tuple[float, dict[float, float]]:
     """``settings.final_stage``'s weight: chosen on validation for 'fusion', 0 for 'paper'."""
     if settings.final_stage == "paper" or retriever is reranker:
@@ -339,7 +353,7 @@ class TwoStageRecommender:
 
     def __init__(
         self,
-        retriever: SASRecRecommender,
+        retriever: Retriever,
         reranker: SASRecRecommender,
         *,
         candidates: int | None = None,
@@ -381,6 +395,8 @@ class TwoStageRecommender:
         """Final top-``k`` after an anonymous session (its items excluded): ``item, rank, score,
         retriever_rank``; the persona vector goes to the retriever only."""
         k = k or self.k
+        if not isinstance(self.retriever, SASRecRecommender):
+            raise TypeError(f"{type(self.retriever).__name__} does not score sessions")
         rm, _ = self.retriever._require_fit()
         a = self.retriever.score_session(items, user_vec if rm.has_user else None)
         b = self.reranker.score_session(items).to(a.device)

@@ -1,0 +1,103 @@
+"""Rows a user would try first in `persona experiment`: popularity, and user vectors learned per seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from persona.config import RecSettings
+from persona.errors import ConfigError
+from persona.pipeline import parse_variants
+from persona.rec import Interactions, run_experiment
+from persona.rec.evaluate import rank_targets
+from persona.rec.experiment import SeededVectors
+from persona.rec.popularity import PopularityRecommender
+
+from .synth import chain_frame
+
+S = RecSettings(epochs=2, eval_every=1, patience=2, hidden=8, blocks=1, candidates=10)
+
+
+def test_popularity_counts_training_items_only() -> None:
+    raw = pd.DataFrame({"user": ["a", "a", "a", "b", "b", "b", "c", "c", "c"],
+                        "item": ["x", "y", "z", "x", "z", "y", "w", "z", "y"],
+                        "pos": [0, 1, 2] * 3, "split": ["train", "valid", "test"] * 3})
+    inter = Interactions.from_frame(raw)
+    pop = PopularityRecommender(S).fit(inter)
+    assert pop.counts() == {"x": 2, "w": 1, "y": 0, "z": 0}  # y and z are only ever valid/test items
+    s = pop.score_eval_set(inter.eval_set("test"))
+    assert s.shape == (3, inter.n_items + 1) and torch.isinf(s[:, 0]).all()
+    order = [inter.items[int(i) - 1] for i in s[0, 1:].argsort(descending=True) + 1]
+    assert order[:2] == ["x", "w"]  # ties (y, z) stay in a fixed order: all scores distinct
+    assert len(set(s[0, 1:].tolist())) == inter.n_items
+    assert np.isfinite(pop.best_score)
+
+
+def test_popularity_row_goes_through_both_stages(tmp_path: Path) -> None:
+    assert parse_variants("popularity,kg_ui/text,lightgcn/text") == [
+        ("popularity", "none"), ("kg_ui", "text"), ("lightgcn", "text")]
+    with pytest.raises(ConfigError, match="popularity"):
+        parse_variants("popular")
+    inter = Interactions.from_frame(chain_frame(n_users=60, n_items=20, seed=2))
+    run_experiment(inter, {}, None, S, seeds=[0], out_dir=tmp_path, variants=[("none", "random"), ("popularity", "none")])
+    res = pd.read_csv(tmp_path / "results.csv")
+    pop = res[res["user_emb"] == "popularity"].set_index("stage")
+    assert sorted(pop.index) == ["final", "reranked", "retriever"]
+    # the retriever row is the popularity ranking itself, measured on the test split
+    es = inter.eval_set("test")
+    p = PopularityRecommender(S).fit(inter)
+    from persona.rec.evaluate import metrics_from_ranks, seen_mask
+
+    scores = p.score_eval_set(es)
+    ranks = rank_targets(scores, torch.as_tensor(es.targets), seen_mask(es.history, scores.shape[1]))
+    assert pop.loc["retriever", "ndcg@10"] == pytest.approx(metrics_from_ranks(ranks, (10,))["ndcg@10"])
+    # the reranked list is the plain SASRec's order of popularity's candidates: HR@candidates is kept
+    assert pop.loc["reranked", f"hr@{S.candidates}"] == pytest.approx(pop.loc["retriever", f"hr@{S.candidates}"])
+    assert "| Most popular |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "per_user" / "popularity-none-seed0.csv").is_file()
+
+
+def test_seeded_vectors_are_made_per_seed_and_not_again_on_rerun(tmp_path: Path) -> None:
+    inter = Interactions.from_frame(chain_frame(n_users=60, n_items=20, seed=3))
+    text = {i: np.random.default_rng(0).normal(size=8).astype(np.float32) for i in inter.items}
+    calls: list[int] = []
+
+    def make(seed: int) -> dict[str, np.ndarray]:
+        calls.append(seed)
+        rng = np.random.default_rng(seed)
+        return {u: rng.normal(size=4).astype(np.float32) for u in inter.users}
+
+    def source() -> SeededVectors:
+        return SeededVectors(recipe="test-recipe", make=make)
+
+    rows = [("none", "random"), ("lightgcn", "text")]
+    run_experiment(inter, {"lightgcn": source()}, text, S, seeds=[0, 1], out_dir=tmp_path, variants=rows)
+    assert calls == [0, 1]  # one learning per seed, with that seed
+    res = pd.read_csv(tmp_path / "results.csv")
+    lg = res[(res["user_emb"] == "lightgcn") & (res["stage"] == "retriever")]
+    assert list(lg["seed"]) == [0, 1] and lg["settings_digest"].nunique() == 1
+    run_experiment(inter, {"lightgcn": source()}, text, S, seeds=[0, 1], out_dir=tmp_path, variants=rows)
+    assert calls == [0, 1]  # finished rows are recognised by the recipe: nothing is learned again
+    with pytest.raises(ConfigError, match="--fresh"):  # another recipe is other settings
+        run_experiment(inter, {"lightgcn": SeededVectors(recipe="other", make=make)}, text, S, seeds=[0, 1],
+                       out_dir=tmp_path, variants=rows)
+
+
+def test_attribute_agreement_follows_the_recent_items() -> None:
+    from persona.rec.experiment import attribute_agreement
+
+    raw = pd.DataFrame({"user": ["a"] * 4 + ["b"] * 4, "item": ["h1", "h2", "h3", "h4", "d1", "d2", "d3", "d4"],
+                        "pos": [0, 1, 2, 3] * 2, "split": ["train", "train", "valid", "test"] * 2})
+    inter = Interactions.from_frame(raw)
+    attrs = {"h1": frozenset({"horror"}), "h2": frozenset({"horror"}), "h3": frozenset({"horror"}),
+             "d1": frozenset({"doc"}), "d2": frozenset({"doc"}), "d3": frozenset({"doc"}), "d4": frozenset({"doc"})}
+    lists = pd.DataFrame({"user": ["a", "a", "b", "b"], "item": ["h4", "d4", "h1", "d4"], "rank": [1, 2, 1, 2]})
+    # a: h4 has no attribute, d4 is a documentary after horror -> 0 of 2; b: d4 agrees -> 1 of 2
+    assert attribute_agreement(inter, lists, attrs, "test") == pytest.approx(0.25)
+    # window=1 looks at the last input item only: a's is h2 (horror), b's is d2 (doc) -> the same shares
+    assert attribute_agreement(inter, lists, attrs, "test", window=1) == pytest.approx(0.25)
+    assert np.isnan(attribute_agreement(inter, lists, {}, "test"))
