@@ -56,22 +56,23 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def planted_movies_tv(seed: int = 0) -> GraphFrames:
+def planted_movies_tv(seed: int = 0, scale: float = 1.0) -> GraphFrames:
     """A planted-taste graph of the paper's Table 1 (Amazon Movies & TV) sizes, for persona-quality
     benchmarks: the product's one planted-taste generator, :func:`persona.ingest.demo.generate_demo`, with
     10 tastes and its DBpedia-like knowledge layer. Sizes (seed 0): 10,849 users, 3,672 items, 86,592
-    interactions (Table 1: 87,376), 45,528 entities and 209,630 item → entity triples."""
+    interactions (Table 1: 87,376), 45,528 entities and 209,630 item → entity triples. ``scale`` multiplies
+    users, items, entities and triples (the cost curve of ``bench/bench_cost_curve.py``)."""
     from persona.ingest.demo import generate_demo
 
     own_entities = 955  # the shop's own authors, genres, brands and categories at these sizes
     own_triples = 25_492  # its HAS_GENRE, AUTHOR, HAS_BRAND and IN_CATEGORY edges
     return generate_demo(
-        users=MOVIES_TV["users"],
-        items=MOVIES_TV["items"],
+        users=round(MOVIES_TV["users"] * scale),
+        items=round(MOVIES_TV["items"] * scale),
         tastes=10,
         history=(2, 14),
-        kg_entities=MOVIES_TV["entities"] - own_entities,
-        kg_triples=MOVIES_TV["triples"] - own_triples,
+        kg_entities=round((MOVIES_TV["entities"] - own_entities) * scale),
+        kg_triples=round((MOVIES_TV["triples"] - own_triples) * scale),
         seed=seed,
     )
 

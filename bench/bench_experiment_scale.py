@@ -7,8 +7,9 @@ knowledge layer. The experiment runs as its own process in a fresh working folde
 cache, no checkpoints), timed from outside; peak memory is the child's max RSS. Per-model fit seconds and
 epochs come from its ``results.csv``.
 
-Run: ``python bench/bench_experiment_scale.py [--users 15000] [--items 9000] [--seeds 5] [--variants …]``.
-Writes ``bench/results/experiment_scale.json``. Target (2-core machine): all rows, 5 seeds ≤ 30 min.
+Run: ``python bench/bench_experiment_scale.py [--users 15000] [--items 9000] [--seeds 5] [--variants …]
+[--personas-once]``. Writes ``bench/results/experiment_scale[_personas_once].json``. Target (2-core
+machine): 5 seeds ≤ 30 min.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=9_000)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--variants", default=None, help="passed to --variants (default: the experiment's rows)")
+    ap.add_argument("--personas-once", action="store_true", help="passed on: one HDGI seed for every seed")
     ap.add_argument("--device", default=None)
     ap.add_argument("--work", default=None, help="working folder (default: a fresh temporary one)")
     args = ap.parse_args()
@@ -70,8 +72,10 @@ def main() -> None:
         cmd += ["--variants", args.variants]
     if args.device:
         cmd += ["--device", args.device]
+    if args.personas_once:
+        cmd += ["--personas-once"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, check=False, cwd=work, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     if proc.returncode != 0:
@@ -84,7 +88,8 @@ def main() -> None:
         for r in final.itertuples()
     ]
     summary = pd.read_csv(work / "table3" / "summary.csv")
-    out = write_result("experiment_scale", {
+    name = "experiment_scale" + ("_personas_once" if args.personas_once else "") + ("_" + args.variants.replace("/", "-").replace(",", "_") if args.variants and len(args.variants) < 40 else "")
+    out = write_result(name, {
         "sizes": sizes,
         "seeds": args.seeds,
         "cmd": " ".join(cmd),

@@ -130,14 +130,18 @@ def train(
 
         t0 = time.perf_counter()
         two = TwoStageRecommender(retriever, reranker, weight=out.final_weight)
+        log(f"final lists: top {recommend_k or rs.k} for {inter.n_users:,} users")
         recs = two.recommend(None, k=recommend_k or rs.k, history="all")
         written: dict[str, int] = {}
+        log("write-back: SIMILAR edges (personas, item vectors) and HELD_OUT ranks")
         written.update(write_similar(store, retriever, uvecs if rs.user_emb == "kg" else vectors(store, "rec_user_personas"),
                                      run_id, k=settings.rec.similar_k))
         written["HELD_OUT"] = write_held_out(store, test_ranks(retriever, reranker, weight=out.final_weight), run_id)
         t1 = time.perf_counter()
+        log(f"explanations: graph paths for {len(recs):,} recommended items")
         why = reasons(explain(load_index(store), recs[["user", "item"]]))
         timings["explain_s"] = time.perf_counter() - t1
+        log(f"write-back: {len(recs):,} RECOMMENDED edges with their reasons")
         written["RECOMMENDED"] = write_recommendations(store, recs.merge(why, on=["user", "item"], how="left"), run_id)
         timings["write_back_s"] = time.perf_counter() - t0 - timings["explain_s"]
 
@@ -149,7 +153,9 @@ def train(
         )
         runs.record_run(store, record, settings.workdir, extra={
             "timings": timings, "persona": persona_info, "best_epoch": out.retriever_best_epoch, "final": final,
-            "valid_ndcg@10": out.retriever_valid_ndcg})
+            "valid_ndcg@10": out.retriever_valid_ndcg,
+            "epochs": {"retriever": [dict(r) for r in retriever.history],
+                       "reranker": [dict(r) for r in reranker.history] if reranker is not retriever else "the retriever"}})
     return TrainReport(run_id, metrics, timings, written, persona_info, run_dir)
 
 

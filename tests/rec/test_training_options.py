@@ -21,7 +21,7 @@ def test_bucketed_batches_cover_every_window_once_with_similar_lengths() -> None
         batches = epoch_batches(lengths, 32, torch.Generator().manual_seed(1), bucketed=bucketed, bucket_batches=8)
         assert len(batches) == -(-1000 // 32)  # the same number of optimiser steps either way
         assert sorted(torch.cat(batches).tolist()) == list(range(1000))
-    spread = lambda bs: float(torch.stack([lengths[b].max() - lengths[b].min() for b in bs]).float().mean())  # noqa: E731
+    spread = lambda bs: float(torch.stack([lengths[b].max() - lengths[b].min() for b in bs]).float().mean())
     shuffled = epoch_batches(lengths, 32, torch.Generator().manual_seed(1), bucketed=False)
     bucketed_ = epoch_batches(lengths, 32, torch.Generator().manual_seed(1), bucketed=True, bucket_batches=8)
     assert spread(bucketed_) < spread(shuffled) / 4  # a batch holds windows of similar length

@@ -1,0 +1,146 @@
+"""Cost curve: the Movies & TV-sized planted graph at 1×, 3× and 10×, stage by stage.
+
+Users, items, knowledge entities and triples are all multiplied by the scale
+(:func:`_common.planted_movies_tv`). Each stage runs as its own process in a fresh working folder (cold:
+no text cache, no checkpoints), timed from outside, with that process's own peak resident memory
+(``wait4``):
+
+* ``ingest`` — generate the graph and load it into a fresh embedded store;
+* ``personas`` — ``persona train personas`` (text encoding, export, meta-paths, HDGI, write-back), with
+  its inner stage timings;
+* ``recommender`` — ``persona train --skip-personas --epochs E`` (retriever and reranker, evaluation,
+  explanations, write-back), with the run's own stage timings and SASRec's seconds per epoch;
+* ``recommender_sampled`` (``--sampled``) — the same with ``rec.loss = "sampled"``, whose cost per epoch
+  does not grow with the catalogue.
+
+SASRec runs ``E`` epochs (default 2) so the 10× point fits a session: the figure that scales is the
+seconds per epoch (the number of epochs is a setting). Reported per scale: sizes, seconds and peak GiB per
+stage, and each stage's seconds per 1,000 (interactions + triples), whose growth across scales says
+whether the stage is linear.
+
+Run: ``python bench/bench_cost_curve.py [--scales 1,3,10] [--epochs 2] [--sampled]``.
+Writes ``bench/results/cost_curve.json``. Targets: time no faster than linear in interactions + triples,
+peak memory ≤ 8 GiB at 10×.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_result
+
+BENCH = Path(__file__).resolve().parent
+
+
+def _stage(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Run ``cmd``; its wall seconds and its own peak RSS (GiB)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}")
+    return {"cmd": " ".join(cmd), "seconds": round(wall, 1), "peak_gib": round(usage.ru_maxrss / 2**20, 2)}
+
+
+def _sizes(store: str) -> dict[str, int]:
+    from persona.kgstore import open_store
+
+    s = open_store(store, read_only=True)
+    try:
+        c = s.counts()
+    finally:
+        s.close()
+    rels = c["rels"]
+    return {
+        "users": c["nodes"].get("User", 0),
+        "items": c["nodes"].get("Item", 0),
+        "interactions": rels.get("RATED", 0),
+        "triples": sum(v for k, v in rels.items() if k not in ("RATED", "SIMILAR", "RECOMMENDED", "HELD_OUT")),
+    }
+
+
+def _newest_run(work: Path) -> dict[str, Any]:
+    runs = sorted(glob.glob(str(work / ".persona" / "stores" / "*" / "runs" / "*" / "run.json")))
+    return json.loads(Path(runs[-1]).read_text()) if runs else {}
+
+
+def one_scale(scale: float, epochs: int, sampled: bool, root: Path) -> dict[str, Any]:
+    work = root / f"scale{scale:g}"
+    work.mkdir(parents=True, exist_ok=True)
+    store = f"embedded:{work}/kg.db"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
+    build = (
+        f"import sys; sys.path.insert(0, {str(BENCH)!r}); from _common import planted_movies_tv; "
+        f"from persona.kgstore import open_store; g = planted_movies_tv(scale={scale}); "
+        f"s = open_store({store!r}); s.init_schema(); s.load(g); s.close()"
+    )
+    res: dict[str, Any] = {"scale": scale}
+    res["ingest"] = _stage([sys.executable, "-c", build], work, env)
+    res["sizes"] = _sizes(store)
+    print(f"scale {scale:g}: {res['sizes']}, ingest {res['ingest']['seconds']} s", flush=True)
+    res["personas"] = _stage(["persona", "train", "personas", "--store", store, "-q"], work, env)
+    print(f"  personas {res['personas']['seconds']} s", flush=True)
+    rec_cmd = ["persona", "train", "--store", store, "--skip-personas", "--epochs", str(epochs), "-q"]
+    res["recommender"] = _stage(rec_cmd, work, env)
+    run = _newest_run(work)
+    res["recommender"]["timings"] = run.get("timings", {})
+    res["recommender"]["epoch_seconds"] = _epoch_seconds(work)
+    print(f"  recommender {res['recommender']['seconds']} s {res['recommender']['timings']}", flush=True)
+    if sampled:
+        res["recommender_sampled"] = _stage(rec_cmd, work, {**env, "PERSONA_REC__LOSS": "sampled"})
+        res["recommender_sampled"]["timings"] = _newest_run(work).get("timings", {})
+        res["recommender_sampled"]["epoch_seconds"] = _epoch_seconds(work)
+        print(f"  recommender (sampled) {res['recommender_sampled']['seconds']} s", flush=True)
+    units = (res["sizes"]["interactions"] + res["sizes"]["triples"]) / 1000
+    res["seconds_per_1k_interactions_and_triples"] = {
+        k: round(res[k]["seconds"] / units, 3) for k in ("ingest", "personas", "recommender", "recommender_sampled") if k in res
+    }
+    return res
+
+
+def _epoch_seconds(work: Path) -> dict[str, list[float]]:
+    """Seconds of each SASRec epoch of the newest run, per model (the run's ``epochs`` record)."""
+    eps = _newest_run(work).get("epochs", {})
+    return {m: [round(float(r["seconds"]), 2) for r in h] for m, h in eps.items() if isinstance(h, list)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--scales", default="1,3,10")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--sampled", action="store_true")
+    ap.add_argument("--work", default=None)
+    args = ap.parse_args()
+    root = Path(args.work or tempfile.mkdtemp(prefix="persona-cost-"))
+    points = []
+    for sc in [float(x) for x in args.scales.split(",")]:
+        points.append(one_scale(sc, args.epochs, args.sampled, root))
+        out = write_result("cost_curve", {"epochs": args.epochs, "points": points, "targets": {"peak_gib_at_10x": 8}})
+    base = points[0]
+    for p in points[1:]:
+        f = (p["sizes"]["interactions"] + p["sizes"]["triples"]) / (base["sizes"]["interactions"] + base["sizes"]["triples"])
+        p["growth_vs_first"] = {k: round(p[k]["seconds"] / base[k]["seconds"] / f, 2)
+                                for k in ("ingest", "personas", "recommender", "recommender_sampled") if k in p}
+    out = write_result("cost_curve", {
+        "epochs": args.epochs, "points": points,
+        "note": "growth_vs_first: a stage's time ratio to the first scale divided by the size ratio (1.0 = linear)",
+        "targets": {"peak_gib_at_10x": 8},
+    })
+    print(f"→ {out}")
+
+
+if __name__ == "__main__":
+    main()
