@@ -120,8 +120,10 @@ def train(
         retriever, reranker = out.retriever, out.reranker
         retriever.save(run_dir / "retriever.pt")
         reranker.save(run_dir / "reranker.pt")
-        final = {"stage": rs.final_stage, "weight": out.final_weight,
+        final = {"stage": rs.final_stage, "weight": out.final_weight, "fallback": out.final_fallback,
                  "valid_ndcg@10": {str(w): v for w, v in out.weight_curve.items()}}
+        if out.final_fallback:
+            log("final list: the reranker's own ranking (on validation it beat every fusion with the retriever)")
         atomic_save(lambda obj, fh: fh.write(json.dumps(obj, indent=2).encode()), final, run_dir / "final.json")
 
         from persona.explain import explain, load_index, reasons
@@ -129,14 +131,15 @@ def train(
         from persona.similarity import write_similar
 
         t0 = time.perf_counter()
-        two = TwoStageRecommender(retriever, reranker, weight=out.final_weight)
+        two = TwoStageRecommender(retriever, reranker, weight=out.final_weight, fallback=out.final_fallback)
         log(f"final lists: top {recommend_k or rs.k} for {inter.n_users:,} users")
         recs = two.recommend(None, k=recommend_k or rs.k, history="all")
         written: dict[str, int] = {}
         log("write-back: SIMILAR edges (personas, item vectors) and HELD_OUT ranks")
         written.update(write_similar(store, retriever, uvecs if rs.user_emb == "kg" else vectors(store, "rec_user_personas"),
                                      run_id, k=settings.rec.similar_k))
-        written["HELD_OUT"] = write_held_out(store, test_ranks(retriever, reranker, weight=out.final_weight), run_id)
+        written["HELD_OUT"] = write_held_out(
+            store, test_ranks(retriever, reranker, weight=out.final_weight, fallback=out.final_fallback), run_id)
         t1 = time.perf_counter()
         log(f"explanations: graph paths for {len(recs):,} recommended items")
         why = reasons(explain(load_index(store), recs[["user", "item"]]))
@@ -232,9 +235,10 @@ def load_recommender(settings: Settings, run_id: str | None = None) -> ServedRun
         run, folder = runs.resolve_run(store, settings.workdir, run_id)
     dev = settings.rec.device
     final = folder / "final.json"  # runs before the fused final stage have none: the paper's list
-    weight = float(json.loads(final.read_text())["weight"]) if final.is_file() else 0.0
+    choice = json.loads(final.read_text()) if final.is_file() else {}
     two = TwoStageRecommender(SASRecRecommender.load(folder / "retriever.pt", dev),
-                              SASRecRecommender.load(folder / "reranker.pt", dev), weight=weight)
+                              SASRecRecommender.load(folder / "reranker.pt", dev),
+                              weight=float(choice.get("weight", 0.0)), fallback=bool(choice.get("fallback", False)))
     return ServedRun(two, run, folder)
 
 

@@ -296,9 +296,11 @@ def run_experiment(
                         uv = uv(seed)
                     make = functools.partial(make_retriever, s, uv, item_text, seed, checkpoint=ck)
                     retriever, fit_s = _fit(make, inter, msg, bars, settings.epochs)
-                weight, _ = final_weight(retriever, reranker, retriever.settings)
-                res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight)
-                diag = _per_user_and_diagnostics(retriever, reranker, weight, split, out, v, seed, item_attributes)
+                choice = final_weight(retriever, reranker, retriever.settings)
+                weight, fallback = choice.weight, choice.fallback
+                res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight, fallback=fallback)
+                diag = _per_user_and_diagnostics(retriever, reranker, weight, split, out, v, seed, item_attributes,
+                                                 fallback=fallback)
                 for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked),
                                        ("final", {**res.final, **diag})):
                     rows.append(
@@ -312,6 +314,7 @@ def run_experiment(
                             "valid_ndcg@10": retriever.best_score,
                             "fit_seconds": fit_s,
                             "final_weight": weight,
+                            "final_fallback": int(fallback),
                             "settings_digest": digests[v],
                         }
                     )
@@ -340,7 +343,7 @@ def run_experiment(
 
 def _per_user_and_diagnostics(
     retriever: Any, reranker: Any, weight: float, split: str, out: Path, variant: tuple[str, str], seed: int,
-    item_attributes: Mapping[str, frozenset[str]] | None = None,
+    item_attributes: Mapping[str, frozenset[str]] | None = None, *, fallback: bool = False,
 ) -> dict[str, float]:
     """Write the final list's per-user test ranks (``per_user/<user>-<item>-seed<k>.csv``: the paired test
     reads them) and return the final lists' diagnostics: catalogue coverage of the top 10, the mean
@@ -348,7 +351,7 @@ def _per_user_and_diagnostics(
     with ``item_attributes`` their agreement with the current session (:func:`attribute_agreement`)."""
     from .pipeline import TwoStageRecommender, test_ranks
 
-    ranks = test_ranks(retriever, reranker, split, weight=weight)
+    ranks = test_ranks(retriever, reranker, split, weight=weight, fallback=fallback)
     folder = out / PER_USER
     folder.mkdir(exist_ok=True)
     name = f"{variant[0]}-{variant[1]}-seed{seed}.csv"
@@ -356,7 +359,8 @@ def _per_user_and_diagnostics(
                 ranks[["user", "item", "retriever_rank", "final_rank"]], folder / name)
     inter = retriever.interactions
     history: Literal["valid", "test"] = "test" if split == "test" else "valid"
-    lists = TwoStageRecommender(retriever, reranker, weight=weight).recommend(None, k=10, history=history)
+    lists = TwoStageRecommender(retriever, reranker, weight=weight, fallback=fallback).recommend(
+        None, k=10, history=history)
     train = inter.eval_set("valid", with_target=False).history  # training items only: no test leakage
     counts = pd.Series(np.concatenate([np.asarray(h) for h in train]) if len(train) else np.zeros(0, int)).value_counts()
     pop = pd.Series(0, index=range(1, inter.n_items + 1), dtype=float).add(counts, fill_value=0)

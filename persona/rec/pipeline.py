@@ -43,6 +43,7 @@ from .rerank import Reranked, rerank, two_stage_ranks
 from .sequences import EvalSet, Interactions
 
 __all__ = [
+    "FinalChoice",
     "Retriever",
     "TwoStageMetrics",
     "choose_weight",
@@ -93,6 +94,25 @@ class TwoStageMetrics:
 
 
 @dataclass(frozen=True)
+class FinalChoice:
+    """How the final list is made, as chosen on the validation split.
+
+    Attributes:
+        weight: the retriever's weight in the fused score (0 = the paper's reranked list).
+        curve: validation NDCG@10 of the fused list per weight tried (empty for 'paper').
+        fallback: the reranker's own full ranking beat every fused list on validation, so the final list
+            is that ranking: the retriever — and with it the persona — is left out, because on this data
+            it did not help. Only the 'fusion' final stage falls back; the paper's never does.
+        alone: validation NDCG@10 of the reranker's own ranking (NaN when not compared).
+    """
+
+    weight: float
+    curve: dict[float, float]
+    fallback: bool = False
+    alone: float = float("nan")
+
+
+@dataclass(frozen=True)
 class TwoStageRun:
     """What :func:`run_two_stage` trained and measured.
 
@@ -105,6 +125,7 @@ class TwoStageRun:
         retriever_valid_ndcg: the retriever's best validation NDCG@10.
         final_weight: the retriever's weight in the final list (chosen on validation, or 0 for 'paper').
         weight_curve: validation NDCG@10 of the final list per weight tried (empty for 'paper').
+        final_fallback: the final list is the reranker's own ranking (see :class:`FinalChoice`).
         fit_seconds: the retriever's training time.
         retriever: the fitted retriever.
         reranker: the fitted reranker (the retriever itself for the ``(none, random)`` variant).
@@ -121,6 +142,7 @@ class TwoStageRun:
     fit_seconds: float
     retriever: SASRecRecommender
     reranker: SASRecRecommender
+    final_fallback: bool = False
 
     @property
     def models(self) -> tuple[SASRecRecommender, SASRecRecommender]:
@@ -158,9 +180,10 @@ def evaluate_two_stage(
     seed: int = 0,
     chunk: int = 2048,
     weight: float = 0.0,
+    fallback: bool = False,
 ) -> TwoStageMetrics:
     """Full-ranking metrics of the retriever, of the paper's reranked list and of the final list (fusion
-    ``weight``) on ``split``.
+    ``weight``, or with ``fallback`` the reranker's own full ranking) on ``split``.
 
     Returns:
         Both stages' metrics; the retriever also gets ``sampled100/…`` figures.
@@ -181,7 +204,10 @@ def evaluate_two_stage(
         r1, r2 = two_stage_ranks(a, b, tgt, excl, c)
         ret_r.append(r1.cpu())
         rer_r.append(r2.cpu())
-        fin_r.append(r2.cpu() if weight == 0.0 else two_stage_ranks(a, b, tgt, excl, c, weight)[1].cpu())
+        if fallback:
+            fin_r.append(two_stage_ranks(b, b, tgt, excl, c)[0].cpu())
+        else:
+            fin_r.append(r2.cpu() if weight == 0.0 else two_stage_ranks(a, b, tgt, excl, c, weight)[1].cpu())
         if sampled:
             m = seen_mask(full_hist[n * chunk : (n + 1) * chunk], a.shape[1], a.device)
             smp_r.append(sampled_ranks(a, tgt, m, sampled, gen).cpu())
@@ -227,10 +253,11 @@ def choose_weight(
 
 def test_ranks(
     retriever: Retriever, reranker: SASRecRecommender, split: str = "test", *, chunk: int = 2048,
-    weight: float = 0.0,
+    weight: float = 0.0, fallback: bool = False,
 ) -> pd.DataFrame:
     """Per user, the held-out item of ``split`` and its 1-based full-ranking ranks under the retriever and
-    in the final list (fusion ``weight``) — the ranks :func:`evaluate_two_stage` turns into metrics.
+    in the final list (fusion ``weight``; with ``fallback`` the reranker's own ranking) — the ranks
+    :func:`evaluate_two_stage` turns into metrics.
 
     Returns:
         ``user, item, retriever_rank, final_rank, candidates``.
@@ -240,7 +267,10 @@ def test_ranks(
     es = inter.eval_set(split)  # type: ignore[arg-type]
     rows = []
     for part, a, b, excl in _chunks(retriever, reranker, es, retriever.settings.exclude_seen, chunk):
-        r1, r2 = two_stage_ranks(a, b, torch.as_tensor(part.targets, device=a.device), excl, c, weight)
+        tgt = torch.as_tensor(part.targets, device=a.device)
+        r1, r2 = two_stage_ranks(a, b, tgt, excl, c, weight)
+        if fallback:
+            r2 = two_stage_ranks(b, b, tgt, excl, c)[0]
         rows.append(pd.DataFrame({
             "user": [inter.users[u] for u in part.users], "item": [inter.items[t - 1] for t in part.targets],
             "retriever_rank": (r1.cpu().numpy() + 1), "final_rank": (r2.cpu().numpy() + 1), "candidates": c,
@@ -308,9 +338,11 @@ def run_two_stage(
             reranker = retriever
         else:
             reranker = make_reranker(settings, seed, on_epoch=on_epoch).fit(inter)
-    weight, curve = final_weight(retriever, reranker, settings)
+    choice = final_weight(retriever, reranker, settings)
+    weight, curve = choice.weight, choice.curve
     return TwoStageRun(
-        metrics=evaluate_two_stage(retriever, reranker, split, ks=ks, seed=seed, weight=weight),
+        metrics=evaluate_two_stage(retriever, reranker, split, ks=ks, seed=seed, weight=weight,
+                                   fallback=choice.fallback),
         user_emb=settings.user_emb,
         item_emb=settings.item_emb,
         seed=seed,
@@ -321,16 +353,25 @@ def run_two_stage(
         fit_seconds=fit_s,
         retriever=retriever,
         reranker=reranker,
+        final_fallback=choice.fallback,
     )
 
 
 def final_weight(
     retriever: Retriever, reranker: SASRecRecommender, settings: RecSettings
-) -> tuple[float, dict[float, float]]:
-    """``settings.final_stage``'s weight: chosen on validation for 'fusion', 0 for 'paper'."""
+) -> FinalChoice:
+    """``settings.final_stage``'s final list, chosen on validation.
+
+    'paper': weight 0. 'fusion': the weight of :func:`choose_weight`; and when the reranker's own full
+    ranking has a higher validation NDCG@10 than every fused list, that ranking (``fallback``), so a
+    retriever input that carries no signal for this data — or hurts — cannot make the final list worse
+    than the model without it on validation.
+    """
     if settings.final_stage == "paper" or retriever is reranker:
-        return 0.0, {}
-    return choose_weight(retriever, reranker, settings.fusion_weights)
+        return FinalChoice(0.0, {})
+    weight, curve = choose_weight(retriever, reranker, settings.fusion_weights)
+    alone = float(reranker.evaluate("valid", ks=(10,))["ndcg@10"])
+    return FinalChoice(weight, curve, fallback=alone > max(curve.values()), alone=alone)
 
 
 class TwoStageRecommender:
@@ -346,6 +387,7 @@ class TwoStageRecommender:
         k: final list length; default the retriever's ``settings.k``.
         weight: the retriever's weight in the final score (:func:`persona.rec.rerank.fuse`); 0 = the
             paper's reranked list.
+        fallback: serve the reranker's own ranking (:class:`FinalChoice`); the retriever is unused.
 
     Raises:
         ValueError: the two models were trained on different catalogues.
@@ -359,10 +401,13 @@ class TwoStageRecommender:
         candidates: int | None = None,
         k: int | None = None,
         weight: float = 0.0,
+        fallback: bool = False,
     ) -> None:
         self.inter = _same_catalogue(retriever, reranker)
         self.weight = float(weight)
-        self.retriever, self.reranker = retriever, reranker
+        self.fallback = fallback
+        # the fallback list is the reranker's own ranking: it retrieves its candidates too
+        self.retriever, self.reranker = (reranker if fallback else retriever), reranker
         self.candidates = candidates or retriever.settings.candidates
         self.k = k or retriever.settings.k
 

@@ -101,3 +101,27 @@ def test_attribute_agreement_follows_the_recent_items() -> None:
     # window=1 looks at the last input item only: a's is h2 (horror), b's is d2 (doc) -> the same shares
     assert attribute_agreement(inter, lists, attrs, "test", window=1) == pytest.approx(0.25)
     assert np.isnan(attribute_agreement(inter, lists, {}, "test"))
+
+
+def test_final_list_falls_back_to_the_reranker_when_validation_says_the_retriever_hurts(tmp_path: Path) -> None:
+    """A retriever input that carries no signal cannot make the final list worse than the model without it:
+    on a ring walk popularity is useless, so validation picks the reranker's own ranking."""
+    from persona.rec.pipeline import TwoStageRecommender, evaluate_two_stage, final_weight, make_reranker
+
+    inter = Interactions.from_frame(chain_frame(n_users=80, n_items=30, seed=4))
+    s = S.model_copy(update={"epochs": 15, "hidden": 16})
+    rer = make_reranker(s, 0).fit(inter)
+    pop = PopularityRecommender(s).fit(inter)
+    choice = final_weight(pop, rer, s)
+    assert choice.fallback and choice.alone > max(choice.curve.values())
+    res = evaluate_two_stage(pop, rer, "test", weight=choice.weight, fallback=True)
+    assert res.final["ndcg@10"] == pytest.approx(rer.evaluate("test")["ndcg@10"])
+    assert res.final["ndcg@10"] > res.reranked["ndcg@10"]  # the paper's list stays on popularity's candidates
+    lists = TwoStageRecommender(pop, rer, weight=choice.weight, fallback=True).recommend(None, k=5, history="test")
+    own = rer.recommend(None, k=5, history="test")
+    assert lists.sort_values(["user", "rank"])["item"].tolist() == own.sort_values(["user", "rank"])["item"].tolist()
+    assert final_weight(pop, rer, s.model_copy(update={"final_stage": "paper"})).fallback is False
+    run_experiment(inter, {}, None, s, seeds=[0], out_dir=tmp_path, variants=[("none", "random"), ("popularity", "none")])
+    res_csv = pd.read_csv(tmp_path / "results.csv").set_index(["user_emb", "stage"])
+    assert res_csv.loc[("popularity", "final"), "final_fallback"] == 1
+    assert res_csv.loc[("popularity", "final"), "ndcg@10"] == pytest.approx(res_csv.loc[("none", "final"), "ndcg@10"])
