@@ -405,7 +405,8 @@ def experiment(
     md = out_dir / "results.md"
     notes = [(f"Store: {settings.store}. Text model: {settings.text.model}. Personas learned from training "
               "interactions only, " + (f"HDGI seed {settings.hdgi.seed} for every seed." if personas_once else
-                                       "relearned with each seed (HDGI and LightGCN)."))]
+                                       "HDGI seed = the row's seed: HDGI (and LightGCN) relearned for each seed, "
+                                       f"cached under {out_dir / 'vectors'}."))]
     if settings.rec.session_gap_s:
         notes.append(f"Session view: histories cut at {settings.rec.session_gap_s:g} s of inactivity; models see the current session only.")
     if "llm" in by_variant:

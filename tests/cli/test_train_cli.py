@@ -82,6 +82,10 @@ def test_experiment_table_and_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "KG persona" in md and "Item text (all-MiniLM-L6-v2)" in md and "±" in md and "HDGI seed" in md
     assert (tmp_path / "t3/results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "[1/4] seed 0: reranker (none, random)" in res.output  # one line before each model, with its place
+    # per-seed personas: seed 0's are the store's, seed 1's are learned with seed 1; both cached by seed
+    assert "personas (kg): HDGI seed 1" in res.output and "personas (kg): HDGI seed 0" not in res.output
+    cached = sorted(p.name.split("-")[1] for p in (tmp_path / "t3/vectors").glob("kg-seed*.npz"))
+    assert cached == ["seed0", "seed1"]
 
     # the same command again: every (row, seed) is done, so nothing is trained and the personas are reused
     before = (tmp_path / "t3/results.csv").read_bytes()
@@ -89,11 +93,38 @@ def test_experiment_table_and_chart(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     again = runner.invoke(app, cmd)
     assert again.exit_code == 0, again.output
     assert "personas: reusing run" in again.output and "seed 0: reranker" not in again.output
+    assert "HDGI seed 1" not in again.output  # nothing relearned
     assert (tmp_path / "t3/results.csv").read_bytes() == before and "kg/text" in again.output
     # other settings would mix results: refused in one line naming --fresh
     other = runner.invoke(app, [*cmd, "--epochs", "3"])
     assert other.exit_code == 2 and "--fresh" in other.output and "Traceback" not in other.output
     assert (tmp_path / "t3/results.csv").read_bytes() == before
+
+
+def test_experiment_baseline_rows_on_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The rows a user tries first run from the store: popularity, LightGCN, HDGI on interactions only;
+    the final lists carry the session-agreement diagnostic (the demo's items have genres and categories)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "persona.toml").write_text(
+        "[hdgi]\nepochs = 3\nhidden = 16\n[rec]\nepochs = 2\nhidden = 16\neval_every = 1\nbatch_size = 256\n"
+    )
+    store = "embedded:exp.db"
+    assert runner.invoke(app, ["ingest", "demo", "--users", "60", "--items", "40", "-s", store, "-q"]).exit_code == 0
+    res = runner.invoke(app, ["experiment", "--seeds", "1", "--variants", "none/random,popularity,lightgcn/text,kg_ui/text",
+                              "--out", "t3", "-s", store, "-q"])
+    assert res.exit_code == 0, res.output
+    assert "personas (kg_ui): HDGI seed 0, meta-paths U-I, U-I-U" in res.output and "LightGCN user vectors: seed 0" in res.output
+    import pandas as pd
+
+    per_seed = pd.read_csv(tmp_path / "t3/results.csv")
+    assert set(zip(per_seed.user_emb, per_seed.item_emb)) == {
+        ("none", "random"), ("popularity", "none"), ("lightgcn", "text"), ("kg_ui", "text")}
+    fin = per_seed[per_seed.stage == "final"]
+    assert fin["attr_agreement@10"].between(0, 1).all() and fin["coverage@10"].between(0, 1).all()
+    md = (tmp_path / "t3/results.md").read_text()
+    assert "Most popular" in md and "LightGCN" in md and "interactions only" in md
+    assert "LLM row" not in md  # no llm row ran: no note about its summaries
+    assert sorted(p.name.split("-seed")[0] for p in (tmp_path / "t3/vectors").glob("*.npz")) == ["kg_ui", "lightgcn"]
 
 
 def test_progress_bars_show_models_and_time_left_and_hide_finished_rows():
