@@ -85,6 +85,9 @@ def train(
     from persona.rec import TwoStageRecommender, run_two_stage
 
     rs = settings.rec.model_copy(update={"seed": settings.rec.seed if seed is None else seed})
+    if rs.user_emb in ("lightgcn", "kg_ui"):
+        raise ConfigError(f"rec.user_emb = {rs.user_emb!r} is a baseline row of `persona experiment` "
+                          "(--variants), not a model `persona train` serves; use none, random, llm, kg or meantext")
     run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     timings: dict[str, float] = {}
     persona_info: dict[str, Any] = {}

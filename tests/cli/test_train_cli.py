@@ -125,6 +125,9 @@ def test_experiment_baseline_rows_on_a_store(tmp_path: Path, monkeypatch: pytest
     assert "Most popular" in md and "LightGCN" in md and "interactions only" in md
     assert "LLM row" not in md  # no llm row ran: no note about its summaries
     assert sorted(p.name.split("-seed")[0] for p in (tmp_path / "t3/vectors").glob("*.npz")) == ["kg_ui", "lightgcn"]
+    # a baseline row is not a model `persona train` serves: one line, before anything is trained
+    bad = runner.invoke(app, ["train", "--skip-personas", "-s", store, "-q"], env={"PERSONA_REC__USER_EMB": "kg_ui"})
+    assert bad.exit_code == 2 and "baseline row of `persona experiment`" in bad.output and "Traceback" not in bad.output
 
 
 def test_progress_bars_show_models_and_time_left_and_hide_finished_rows():
