@@ -298,9 +298,10 @@ def run_experiment(
                     retriever, fit_s = _fit(make, inter, msg, bars, settings.epochs)
                 choice = final_weight(retriever, reranker, retriever.settings)
                 weight, fallback = choice.weight, choice.fallback
-                res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight, fallback=fallback)
-                diag = _per_user_and_diagnostics(retriever, reranker, weight, split, out, v, seed, item_attributes,
-                                                 fallback=fallback)
+                res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight, fallback=fallback,
+                                         keep_ranks=True, lists_k=10)
+                assert res.ranks is not None and res.lists is not None
+                diag = _per_user_and_diagnostics(inter, res.ranks, res.lists, split, out, v, seed, item_attributes)
                 for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked),
                                        ("final", {**res.final, **diag})):
                     rows.append(
@@ -342,30 +343,25 @@ def run_experiment(
 
 
 def _per_user_and_diagnostics(
-    retriever: Any, reranker: Any, weight: float, split: str, out: Path, variant: tuple[str, str], seed: int,
-    item_attributes: Mapping[str, frozenset[str]] | None = None, *, fallback: bool = False,
+    inter: Interactions, ranks: pd.DataFrame, lists: pd.DataFrame, split: str, out: Path, variant: tuple[str, str],
+    seed: int, item_attributes: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, float]:
     """Write the final list's per-user test ranks (``per_user/<user>-<item>-seed<k>.csv``: the paired test
     reads them) and return the final lists' diagnostics: catalogue coverage of the top 10, the mean
     popularity percentile of its items (1 = the most popular item), so popularity bias is visible, and
-    with ``item_attributes`` their agreement with the current session (:func:`attribute_agreement`)."""
-    from .pipeline import TwoStageRecommender, test_ranks
-
-    ranks = test_ranks(retriever, reranker, split, weight=weight, fallback=fallback)
+    with ``item_attributes`` their agreement with the current session (:func:`attribute_agreement`).
+    ``ranks`` and ``lists`` come from the same scoring pass as the row's metrics
+    (:func:`~persona.rec.pipeline.evaluate_two_stage`): the final lists of the users evaluated on ``split``."""
     folder = out / PER_USER
     folder.mkdir(exist_ok=True)
     name = f"{variant[0]}-{variant[1]}-seed{seed}.csv"
     atomic_save(lambda d, fh: fh.write(d.to_csv(index=False).encode("utf-8")),
                 ranks[["user", "item", "retriever_rank", "final_rank"]], folder / name)
-    inter = retriever.interactions
-    history: Literal["valid", "test"] = "test" if split == "test" else "valid"
-    lists = TwoStageRecommender(retriever, reranker, weight=weight, fallback=fallback).recommend(
-        None, k=10, history=history)
     train = inter.eval_set("valid", with_target=False).history  # training items only: no test leakage
     counts = pd.Series(np.concatenate([np.asarray(h) for h in train]) if len(train) else np.zeros(0, int)).value_counts()
     pop = pd.Series(0, index=range(1, inter.n_items + 1), dtype=float).add(counts, fill_value=0)
     pct = pop.rank(pct=True, method="average")  # 1.0 = the most interacted-with item
-    codes = inter.encode_items(lists["item"].tolist()) if len(lists) else []
+    codes: Any = inter.encode_items(lists["item"].tolist()) if len(lists) else []
     diag = {
         "coverage@10": float(lists["item"].nunique() / max(inter.n_items, 1)),
         "popularity_pct@10": float(pct.reindex(codes).mean()) if len(codes) else float("nan"),

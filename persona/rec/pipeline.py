@@ -46,9 +46,9 @@ __all__ = [
     "FinalChoice",
     "Retriever",
     "TwoStageMetrics",
-    "choose_weight",
     "TwoStageRecommender",
     "TwoStageRun",
+    "choose_weight",
     "evaluate_two_stage",
     "final_weight",
     "make_reranker",
@@ -85,12 +85,17 @@ class TwoStageMetrics:
         reranked: the metrics of the paper's reranked list (reranker order, ``w = 0``).
         final: the metrics of the final list at ``weight`` (equal to ``reranked`` when ``weight == 0``).
         weight: the retriever's weight in the final score.
+        ranks: with ``keep_ranks``, per user the target and its 1-based retriever and final ranks (the
+            frame :func:`test_ranks` returns), from the same scoring pass.
+        lists: with ``lists_k``, per user the final top-``lists_k`` (``user, item, rank``), same pass.
     """
 
     retriever: dict[str, float]
     reranked: dict[str, float]
     final: dict[str, float]
     weight: float = 0.0
+    ranks: pd.DataFrame | None = None
+    lists: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -181,9 +186,13 @@ def evaluate_two_stage(
     chunk: int = 2048,
     weight: float = 0.0,
     fallback: bool = False,
+    keep_ranks: bool = False,
+    lists_k: int = 0,
 ) -> TwoStageMetrics:
     """Full-ranking metrics of the retriever, of the paper's reranked list and of the final list (fusion
-    ``weight``, or with ``fallback`` the reranker's own full ranking) on ``split``.
+    ``weight``, or with ``fallback`` the reranker's own full ranking) on ``split``; with ``keep_ranks`` and
+    ``lists_k`` also the per-user ranks and the final top lists, from the same scoring pass (the models
+    score ``split`` once).
 
     Returns:
         Both stages' metrics; the retriever also gets ``sampled100/…`` figures.
@@ -199,6 +208,8 @@ def evaluate_two_stage(
     full_hist = inter.eval_set("all", es.users).history
     gen = torch.Generator().manual_seed(seed)
     ret_r, rer_r, fin_r, smp_r = [], [], [], []
+    rank_frames: list[pd.DataFrame] = []
+    list_frames: list[pd.DataFrame] = []
     for n, (part, a, b, excl) in enumerate(_chunks(retriever, reranker, es, excl_on, chunk)):
         tgt = torch.as_tensor(part.targets, device=a.device)
         r1, r2 = two_stage_ranks(a, b, tgt, excl, c)
@@ -208,6 +219,15 @@ def evaluate_two_stage(
             fin_r.append(two_stage_ranks(b, b, tgt, excl, c)[0].cpu())
         else:
             fin_r.append(r2.cpu() if weight == 0.0 else two_stage_ranks(a, b, tgt, excl, c, weight)[1].cpu())
+        users = [inter.users[u] for u in part.users]
+        if keep_ranks:
+            rank_frames.append(pd.DataFrame({
+                "user": users, "item": [inter.items[t - 1] for t in part.targets],
+                "retriever_rank": r1.cpu().numpy() + 1, "final_rank": fin_r[-1].numpy() + 1, "candidates": c,
+            }))
+        if lists_k:
+            r = rerank(b, b, excl, c) if fallback else rerank(a, b, excl, c, weight)
+            list_frames.append(lists_frame(r, lists_k, users, inter.items))
         if sampled:
             m = seen_mask(full_hist[n * chunk : (n + 1) * chunk], a.shape[1], a.device)
             smp_r.append(sampled_ranks(a, tgt, m, sampled, gen).cpu())
@@ -218,7 +238,10 @@ def evaluate_two_stage(
     if sampled:
         sm = metrics_from_ranks(torch.cat(smp_r) if smp_r else empty, tuple(k for k in ks if k <= sampled))
         out_ret.update({f"sampled{sampled}/{k}": v for k, v in sm.items() if k != "n_users"})
-    return TwoStageMetrics(retriever=out_ret, reranked=out_rer, final=out_fin, weight=weight)
+    ranks = (pd.concat(rank_frames, ignore_index=True) if rank_frames else pd.DataFrame(
+        columns=["user", "item", "retriever_rank", "final_rank", "candidates"])) if keep_ranks else None
+    lists = (pd.concat(list_frames, ignore_index=True) if list_frames else lists_frame(None, 0, [], [])) if lists_k else None
+    return TwoStageMetrics(retriever=out_ret, reranked=out_rer, final=out_fin, weight=weight, ranks=ranks, lists=lists)
 
 
 def choose_weight(
@@ -234,21 +257,36 @@ def choose_weight(
 
     The two models score ``split`` once; each weight only reorders the candidates.
     """
-    inter = _same_catalogue(retriever, reranker)
-    c = retriever.settings.candidates
+    ws = _weights(weights)
+    curve, _ = _validation_curve(retriever, reranker, ws, split, chunk)
+    best = max(ws, key=lambda w: (curve[w], -w))
+    return best, curve
+
+
+def _weights(weights: Sequence[float]) -> list[float]:
     ws = sorted({float(w) for w in weights})
     if not ws or any(not 0.0 <= w <= 1.0 for w in ws):
         raise ValueError(f"fusion weights must be a non-empty list in [0, 1], got {list(weights)}")
+    return ws
+
+
+def _validation_curve(
+    retriever: Retriever, reranker: SASRecRecommender, ws: Sequence[float], split: str, chunk: int
+) -> tuple[dict[float, float], float]:
+    """NDCG@10 on ``split`` of the final list per weight, and of the reranker's own ranking; one scoring pass."""
+    inter = _same_catalogue(retriever, reranker)
+    c = retriever.settings.candidates
     es = inter.eval_set(split)  # type: ignore[arg-type]
     ranks: dict[float, list[Tensor]] = {w: [] for w in ws}
+    alone: list[Tensor] = []
     for part, a, b, excl in _chunks(retriever, reranker, es, retriever.settings.exclude_seen, chunk):
         tgt = torch.as_tensor(part.targets, device=a.device)
         for w in ws:
             ranks[w].append(two_stage_ranks(a, b, tgt, excl, c, w)[1].cpu())
+        alone.append(two_stage_ranks(b, b, tgt, excl, c)[0].cpu())
     empty = torch.zeros(0, dtype=torch.long)
     curve = {w: metrics_from_ranks(torch.cat(r) if r else empty, (10,))["ndcg@10"] for w, r in ranks.items()}
-    best = max(ws, key=lambda w: (curve[w], -w))
-    return best, curve
+    return curve, metrics_from_ranks(torch.cat(alone) if alone else empty, (10,))["ndcg@10"]
 
 
 def test_ranks(
@@ -369,8 +407,9 @@ def final_weight(
     """
     if settings.final_stage == "paper" or retriever is reranker:
         return FinalChoice(0.0, {})
-    weight, curve = choose_weight(retriever, reranker, settings.fusion_weights)
-    alone = float(reranker.evaluate("valid", ks=(10,))["ndcg@10"])
+    ws = _weights(settings.fusion_weights)
+    curve, alone = _validation_curve(retriever, reranker, ws, "valid", 2048)
+    weight = max(ws, key=lambda w: (curve[w], -w))
     return FinalChoice(weight, curve, fallback=alone > max(curve.values()), alone=alone)
 
 
@@ -449,17 +488,22 @@ class TwoStageRecommender:
         return self._frame(r, k, [""]).drop(columns=["user"])
 
     def _frame(self, r: Reranked | None, k: int, users: list[str]) -> pd.DataFrame:
-        cols = ["user", "item", "rank", "score", "retriever_rank"]
-        if r is None or not users:
-            return pd.DataFrame({c: [] for c in cols})
-        kk = min(k, r.items.shape[1])
-        valid = r.valid[:, :kk].cpu().numpy()
-        row, col = np.nonzero(valid)
-        items = np.asarray(self.inter.items, dtype=object)
-        return pd.DataFrame({
-            "user": np.asarray(users, dtype=object)[row],
-            "item": items[r.items[:, :kk].cpu().numpy()[row, col] - 1],
-            "rank": col + 1,
-            "score": r.scores[:, :kk].cpu().numpy()[row, col].astype(float),
-            "retriever_rank": r.retriever_rank[:, :kk].cpu().numpy()[row, col] + 1,
-        })
+        return lists_frame(r, k, users, self.inter.items)
+
+
+def lists_frame(r: Reranked | None, k: int, users: Sequence[str], item_ids: Sequence[str]) -> pd.DataFrame:
+    """Top-``k`` rows of a :class:`Reranked` as ``user, item, rank, score, retriever_rank`` (1-based)."""
+    cols = ["user", "item", "rank", "score", "retriever_rank"]
+    if r is None or not len(users):
+        return pd.DataFrame({c: [] for c in cols})
+    kk = min(k, r.items.shape[1])
+    valid = r.valid[:, :kk].cpu().numpy()
+    row, col = np.nonzero(valid)
+    items = np.asarray(item_ids, dtype=object)
+    return pd.DataFrame({
+        "user": np.asarray(users, dtype=object)[row],
+        "item": items[r.items[:, :kk].cpu().numpy()[row, col] - 1],
+        "rank": col + 1,
+        "score": r.scores[:, :kk].cpu().numpy()[row, col].astype(float),
+        "retriever_rank": r.retriever_rank[:, :kk].cpu().numpy()[row, col] + 1,
+    })

@@ -125,3 +125,26 @@ def test_final_list_falls_back_to_the_reranker_when_validation_says_the_retrieve
     res_csv = pd.read_csv(tmp_path / "results.csv").set_index(["user_emb", "stage"])
     assert res_csv.loc[("popularity", "final"), "final_fallback"] == 1
     assert res_csv.loc[("popularity", "final"), "ndcg@10"] == pytest.approx(res_csv.loc[("none", "final"), "ndcg@10"])
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_one_scoring_pass_gives_the_served_lists_and_ranks(fallback: bool) -> None:
+    """The experiment's per-user ranks and diagnostics lists come from the metrics' own scoring pass: the
+    same ranks as :func:`test_ranks` and the same lists as the served :class:`TwoStageRecommender`."""
+    from persona.rec.pipeline import TwoStageRecommender, evaluate_two_stage, make_reranker, make_retriever, test_ranks
+
+    inter = Interactions.from_frame(chain_frame(n_users=40, n_items=25, seed=5))
+    s = S.model_copy(update={"epochs": 3, "user_emb": "none", "item_emb": "random"})
+    ret = make_retriever(s.model_copy(update={"user_emb": "random"}), None, None, 1).fit(inter)
+    rer = make_reranker(s, 0).fit(inter)
+    res = evaluate_two_stage(ret, rer, "test", weight=0.4, fallback=fallback, keep_ranks=True, lists_k=10)
+    assert res.ranks is not None and res.lists is not None
+    want = test_ranks(ret, rer, "test", weight=0.4, fallback=fallback)
+    pd.testing.assert_frame_equal(res.ranks.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    served = TwoStageRecommender(ret, rer, weight=0.4, fallback=fallback).recommend(None, k=10, history="test")
+    key = ["user", "rank"]
+    assert res.lists.sort_values(key)["item"].tolist() == served.sort_values(key)["item"].tolist()
+    from persona.rec.evaluate import metrics_from_ranks
+
+    final = metrics_from_ranks(torch.as_tensor(want["final_rank"].to_numpy() - 1), (10,))
+    assert res.final["ndcg@10"] == pytest.approx(final["ndcg@10"])
