@@ -320,6 +320,16 @@ class SASRec(nn.Module):
             e = e + self.text_proj(self.item_text)
         return e
 
+    def input_embeddings(self, seq: Tensor) -> Tensor:
+        """Rows of :meth:`item_embeddings` for the items of ``seq`` (``[B, T, hidden]``), projecting the text
+        vectors of those items only rather than of the whole catalogue (the input needs a window's items;
+        only the output layer scores them all)."""
+        # F.embedding, not w[seq]: advanced-index backward accumulates in a thread-dependent order on CPU
+        e = F.embedding(seq, self.item_emb.weight)
+        if self.text_proj is not None:
+            e = e + self.text_proj(F.embedding(seq, self.item_text))
+        return e
+
     def user_vectors(self, user: Tensor) -> Tensor:
         """User indices ``[B]`` -> user vectors ``[B, d_user]`` (from the fixed buffer or learned table)."""
         if self.user_mode == "fixed":
@@ -342,10 +352,8 @@ class SASRec(nn.Module):
         b, t = seq.shape
         if t > self.max_len:
             raise ValueError(f"sequence window {t} longer than max_len {self.max_len}")
-        emb = self.item_embeddings()
         pos = torch.arange(self.max_len - t, self.max_len, device=seq.device)
-        # F.embedding, not emb[seq]: advanced-index backward accumulates in a thread-dependent order on CPU
-        x = F.embedding(seq, emb) * math.sqrt(self.hidden) + self.pos_emb(pos)[None]
+        x = self.input_embeddings(seq) * math.sqrt(self.hidden) + self.pos_emb(pos)[None]
         valid = seq > 0
         if self.has_user:
             if user is None:
