@@ -26,6 +26,7 @@ import pandas as pd
 from persona.config import Settings
 from persona.errors import ConfigError, ModelError, NotFoundError, atomic_save
 from persona.kgstore import GraphStore, Progress
+from persona.rec._parallel import auto_jobs
 from persona.rec.inputs import interactions_frame, load_interactions, user_vectors, vectors
 from persona.rec.writeback import write_held_out, write_recommendations
 from persona.workflows import connect
@@ -117,8 +118,9 @@ def train(
 
         t0 = time.perf_counter()
         log(f"retriever (user={rs.user_emb}, item={rs.item_emb}) and reranker: training SASRec")
-        with _model_bars(progress, rs) as on_epoch:
-            out = run_two_stage(inter, uvecs, item_text, rs, rs.seed, on_epoch=on_epoch)
+        with _model_bars(progress, rs) as (on_ret, on_rer):
+            out = run_two_stage(inter, uvecs, item_text, rs, rs.seed, on_epoch=on_ret, on_epoch_reranker=on_rer,
+                                jobs=auto_jobs(rs.device))
         timings["rec_s"] = time.perf_counter() - t0
         retriever, reranker = out.retriever, out.reranker
         retriever.save(run_dir / "retriever.pt")
@@ -166,28 +168,19 @@ def train(
 
 
 @contextmanager
-def _model_bars(progress: Progress | None, rs: Any) -> Iterator[Callable[[Any], None] | None]:
-    """The per-epoch callback of :func:`persona.rec.run_two_stage` drawing one bar per model (retriever,
-    then reranker: a record of epoch 1 after later ones starts the next model) when ``progress`` can."""
+def _model_bars(progress: Progress | None, rs: Any) -> Iterator[tuple[Callable[[Any], None] | None, Callable[[Any], None] | None]]:
+    """Per-epoch callbacks of :func:`persona.rec.run_two_stage` for the retriever and the reranker, each
+    drawing its own bar when ``progress`` can (the two may train side by side)."""
     from persona.rec.experiment import TrainingProgress
 
     if not isinstance(progress, TrainingProgress):
-        yield None
+        yield None, None
         return
-    names = [f"SASRec retriever ({rs.user_emb}, {rs.item_emb})", "SASRec reranker (none, random)"]
     with ExitStack() as stack:
-        bar = stack.enter_context(progress.model(names.pop(0), rs.epochs))
-        last = 0
-
-        def on_epoch(rec: Any) -> None:
-            nonlocal bar, last
-            if int(rec["epoch"]) <= last:  # the next model started
-                stack.close()
-                bar = stack.enter_context(progress.model(names.pop(0) if names else "SASRec", rs.epochs))
-            last = int(rec["epoch"])
-            bar(rec)
-
-        yield on_epoch
+        ret = stack.enter_context(progress.model(f"SASRec retriever ({rs.user_emb}, {rs.item_emb})", rs.epochs))
+        plain = (rs.user_emb, rs.item_emb) == ("none", "random")
+        rer = None if plain else stack.enter_context(progress.model("SASRec reranker (none, random)", rs.epochs))
+        yield ret, rer
 
 
 def train_personas_recorded(store: GraphStore, settings: Settings, *, progress: Progress | None = None,
@@ -326,6 +319,7 @@ def experiment(
     variants: list[tuple[str, str]] | None = None,
     fresh: bool = False,
     personas_once: bool = False,
+    jobs: int | None = None,
     progress: Progress | None = None,
     log: Log = _noop,
 ) -> str:
@@ -337,7 +331,8 @@ def experiment(
     from the training graph only. Each seed relearns everything its rows train — SASRec, the HDGI personas
     (``kg``, ``kg_ui``) and LightGCN — so the std covers their variance; per-seed vectors are cached under
     ``out_dir/vectors`` (:mod:`persona.seeded`). ``personas_once`` uses the store's personas (one HDGI
-    seed) for every seed, the cheaper protocol of earlier versions. The ``llm`` row uses LLM summaries when
+    seed) for every seed, the cheaper protocol of earlier versions. ``jobs`` models are fitted at once
+    (default: 2 on a CPU with two cores or more; the results do not depend on it). The ``llm`` row uses LLM summaries when
     an endpoint is configured, otherwise the extractive fallback, labelled as such.
 
     Each (row, seed) result goes to ``results.csv`` as soon as it is measured; running the same
@@ -403,6 +398,7 @@ def experiment(
         run_experiment(inter, by_variant, item_text, settings.rec, seeds=seeds, out_dir=out_dir,
                        variants=rows, progress=log, labels=labels,
                        bars=progress if isinstance(progress, TrainingProgress) else None,
+                       jobs=jobs or auto_jobs(settings.rec.device),
                        meta={"persona_run": persona_run, "personas": "once" if personas_once else "per seed"},
                        item_attributes={i: frozenset(a) for i, a in attrs.items()} or None)
     md = out_dir / "results.md"

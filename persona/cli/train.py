@@ -173,6 +173,11 @@ def experiment_cmd(
         typer.Option("--personas-once", help="Learn the HDGI personas once (the store's seed) instead of once per "
                      "seed; cheaper, but the std then leaves out HDGI's own variance."),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", min=1, metavar="N", help="Models fitted at once, sharing the CPU threads (default: 2 "
+                     "on a CPU with two cores or more, 1 on a GPU); the results do not depend on it."),
+    ] = None,
     device: DeviceOpt = None,
     store: StoreOpt = None,
     config: ConfigOpt = None,
@@ -190,8 +195,8 @@ def experiment_cmd(
     s = _train_settings(store, config, device, epochs=epochs)
     with progress_bar(quiet) as progress:
         summary_md = experiment(s, seeds=list(range(seeds)), out_dir=out, skip_personas=skip_personas,
-                                variants=rows, fresh=fresh, personas_once=personas_once, progress=progress,
-                                log=_status)
+                                variants=rows, fresh=fresh, personas_once=personas_once, jobs=jobs,
+                                progress=progress, log=_status)
     print_experiment(out, summary_md)
 
 

@@ -30,7 +30,7 @@ from .sequences import Interactions
 
 log = logging.getLogger(__name__)
 
-CKPT_VERSION = 2  # 2: the TrainState under "state" (version 1 files are refused, naming the version)
+CKPT_VERSION = 3  # 2: the TrainState under "state"; 3: the dropout generator's state (older files are refused, naming the version)
 MODEL_VERSION = 1
 #: Settings that do not change what training computes up to a given epoch (``epochs`` does under a
 #: learning-rate schedule, see :func:`fingerprint`).
@@ -96,9 +96,10 @@ class TrainingCheckpoint:
     device: torch.device
 
     def save(
-        self, module: SASRec, optimizer: torch.optim.Optimizer, generator: torch.Generator, state: TrainState
+        self, module: SASRec, optimizer: torch.optim.Optimizer, generator: torch.Generator, state: TrainState,
+        dropout: torch.Generator,
     ) -> None:
-        """Write the full training state."""
+        """Write the full training state (``dropout``: the model's dropout generator)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "version": CKPT_VERSION,
@@ -106,8 +107,7 @@ class TrainingCheckpoint:
             "module": module.state_dict(),
             "optim": optimizer.state_dict(),
             "generator": generator.get_state(),
-            "rng_cpu": torch.get_rng_state(),
-            "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+            "dropout_generator": dropout.get_state(),
             "state": {
                 "epoch": state.epoch,
                 "best_state": state.best_state,
@@ -121,9 +121,9 @@ class TrainingCheckpoint:
         atomic_save(torch.save, payload, self.path)
 
     def resume(
-        self, module: SASRec, optimizer: torch.optim.Optimizer, generator: torch.Generator
+        self, module: SASRec, optimizer: torch.optim.Optimizer, generator: torch.Generator, dropout: torch.Generator
     ) -> TrainState:
-        """Load the saved state into ``module``, ``optimizer``, ``generator`` and torch's RNG.
+        """Load the saved state into ``module``, ``optimizer``, ``generator`` and the dropout generator.
 
         Raises:
             ValueError: the file is unreadable, or was made for other data or settings (names the fields).
@@ -144,9 +144,7 @@ class TrainingCheckpoint:
         module.load_state_dict(ck["module"])
         optimizer.load_state_dict(ck["optim"])
         generator.set_state(ck["generator"])
-        torch.set_rng_state(ck["rng_cpu"])
-        if ck.get("rng_cuda") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(ck["rng_cuda"], self.device)
+        dropout.set_state(ck["dropout_generator"].cpu())
         st = ck["state"]
         log.info("resumed %s at epoch %d", self.path, st["epoch"])
         return TrainState(

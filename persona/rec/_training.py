@@ -3,8 +3,8 @@
 :class:`~persona.rec.model.SASRecRecommender` builds the module and the optimiser, then hands them to
 :func:`train_loop` with a :class:`TrainState` (fresh, or read back from a checkpoint by
 :mod:`._checkpoint`). Everything random is passed in: the shuffling and negative sampling draw from the
-given ``torch.Generator``; dropout draws from torch's global RNG, which the caller seeds inside an
-isolated scope (:func:`persona.rec._torch.isolated_rng`).
+given ``torch.Generator``; dropout draws from the model's own generator, which the caller installs for
+the thread (:func:`persona.rec.sasrec.dropout_generator`).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from persona.config import RecSettings
 from persona.errors import ConfigError, atomic_save
 
 from ._checkpoint import fingerprint
+from ._parallel import Fits
 from ._training import EpochRecord
 from .model import SASRecRecommender
 from .pipeline import Retriever, evaluate_two_stage, final_weight, make_reranker, make_retriever
@@ -187,6 +188,7 @@ def run_experiment(
     meta: Mapping[str, Any] | None = None,
     labels: Mapping[str, str] | None = None,
     item_attributes: Mapping[str, frozenset[str]] | None = None,
+    jobs: int = 1,
 ) -> pd.DataFrame:
     """Train and evaluate every variant for every seed; write the tables and the chart.
 
@@ -211,6 +213,8 @@ def run_experiment(
             "Summary (extractive)"}`` when no LLM wrote the summaries).
         item_attributes: item id -> its genres / categories, for the ``attr_agreement@10`` diagnostic of
             the final lists (left out when ``None``).
+        jobs: models of a seed fitted at once, in threads sharing torch's threads
+            (:mod:`persona.rec._parallel`); the results are the same for every value.
 
     Returns:
         The summary DataFrame (one row per stage and variant; ``<metric>_mean``, ``<metric>_std``).
@@ -267,67 +271,78 @@ def run_experiment(
                 continue
             nr_digest = digests.get(("none", "random")) or _digest_nr(inter, settings, split, data)
             rer_ck = ckdir / _ckpt_name(("none", "random"), seed, nr_digest)
-            msg = f"seed {seed}: reranker (none, random)"
-            if rer_ck.is_file():
-                msg += ", resumed from its checkpoint"
-            if progress:
-                progress(clock.prefix() + msg)
-            make = functools.partial(make_reranker, settings, seed, checkpoint=rer_ck)
-            reranker, rer_s = _fit(make, inter, msg, bars, settings.epochs)
-            for ue, ie in pending:
-                v = (ue, ie)
-                retriever: Retriever
-                if v == ("none", "random"):
-                    retriever, fit_s = reranker, rer_s
-                elif ue == "popularity":
-                    t0 = time.perf_counter()
-                    retriever = PopularityRecommender(settings).fit(inter)
-                    fit_s = time.perf_counter() - t0
-                else:
-                    s = RecSettings.model_validate({**settings.model_dump(), "user_emb": ue, "item_emb": ie})
-                    ck = ckdir / _ckpt_name(v, seed, digests[v])
-                    msg = f"seed {seed}: retriever ({ue}, {ie})" + (", resumed from its checkpoint" if ck.is_file() else "")
+            # user vectors learned per seed (HDGI, LightGCN) come first, with all of torch's threads
+            vecs: dict[str, Any] = {}
+            for ue, _ in pending:
+                uv = user_vecs_by_variant.get(ue)
+                if isinstance(uv, SeededVectors):
+                    if progress:
+                        progress(clock.prefix() + f"seed {seed}: {ue} user vectors")
+                    uv = uv(seed)
+                vecs[ue] = uv
+            with Fits(jobs) as fits:
+
+                def fit_one(make: Callable[..., SASRecRecommender], msg: str) -> tuple[SASRecRecommender, float]:
                     if progress:
                         progress(clock.prefix() + msg)
-                    uv = user_vecs_by_variant.get(ue)
-                    if isinstance(uv, SeededVectors):
-                        if progress:
-                            progress(clock.prefix() + f"seed {seed}: {ue} user vectors")
-                        uv = uv(seed)
-                    make = functools.partial(make_retriever, s, uv, item_text, seed, checkpoint=ck)
-                    retriever, fit_s = _fit(make, inter, msg, bars, settings.epochs)
-                choice = final_weight(retriever, reranker, retriever.settings)
-                weight, fallback = choice.weight, choice.fallback
-                res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight, fallback=fallback,
-                                         keep_ranks=True, lists_k=10)
-                assert res.ranks is not None and res.lists is not None
-                diag = _per_user_and_diagnostics(inter, res.ranks, res.lists, split, out, v, seed, item_attributes)
-                for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked),
-                                       ("final", {**res.final, **diag})):
-                    rows.append(
-                        {
-                            "stage": stage,
-                            "user_emb": ue,
-                            "item_emb": ie,
-                            "seed": seed,
-                            **metrics,
-                            "best_epoch": retriever.best_epoch,
-                            "valid_ndcg@10": retriever.best_score,
-                            "fit_seconds": fit_s,
-                            "final_weight": weight,
-                            "final_fallback": int(fallback),
-                            "settings_digest": digests[v],
-                        }
-                    )
-                todo.remove((seed, v))
-                _write_results(rows, results, row_order)
-                _write_tables(results, out, len(seeds), skipped, partial=(len(plan) - len(todo), len(plan)),
-                              names=names)
-                if v != ("none", "random") and ue != "popularity":
-                    ck.unlink(missing_ok=True)
-                clock.tick()
-                if advance is not None:
-                    advance()
+                    return _fit(make, inter, msg, bars, settings.epochs, fits.check)
+
+                msg = f"seed {seed}: reranker (none, random)" + (", resumed from its checkpoint" if rer_ck.is_file() else "")
+                rer_job = fits.submit(fit_one, functools.partial(make_reranker, settings, seed, checkpoint=rer_ck), msg)
+                ret_jobs: dict[tuple[str, str], Any] = {}
+                cks: dict[tuple[str, str], Path] = {}
+                for ue, ie in pending:
+                    if (ue, ie) == ("none", "random") or ue == "popularity":
+                        continue
+                    s = RecSettings.model_validate({**settings.model_dump(), "user_emb": ue, "item_emb": ie})
+                    cks[(ue, ie)] = ck = ckdir / _ckpt_name((ue, ie), seed, digests[(ue, ie)])
+                    msg = f"seed {seed}: retriever ({ue}, {ie})" + (", resumed from its checkpoint" if ck.is_file() else "")
+                    make = functools.partial(make_retriever, s, vecs[ue], item_text, seed, checkpoint=ck)
+                    ret_jobs[(ue, ie)] = fits.submit(fit_one, make, msg)
+                reranker, rer_s = rer_job.result()
+                for ue, ie in pending:
+                    v = (ue, ie)
+                    retriever: Retriever
+                    if v == ("none", "random"):
+                        retriever, fit_s = reranker, rer_s
+                    elif ue == "popularity":
+                        t0 = time.perf_counter()
+                        retriever = PopularityRecommender(settings).fit(inter)
+                        fit_s = time.perf_counter() - t0
+                    else:
+                        retriever, fit_s = ret_jobs[v].result()
+                    choice = final_weight(retriever, reranker, retriever.settings)
+                    weight, fallback = choice.weight, choice.fallback
+                    res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight, fallback=fallback,
+                                             keep_ranks=True, lists_k=10)
+                    assert res.ranks is not None and res.lists is not None
+                    diag = _per_user_and_diagnostics(inter, res.ranks, res.lists, split, out, v, seed, item_attributes)
+                    for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked),
+                                           ("final", {**res.final, **diag})):
+                        rows.append(
+                            {
+                                "stage": stage,
+                                "user_emb": ue,
+                                "item_emb": ie,
+                                "seed": seed,
+                                **metrics,
+                                "best_epoch": retriever.best_epoch,
+                                "valid_ndcg@10": retriever.best_score,
+                                "fit_seconds": fit_s,
+                                "final_weight": weight,
+                                "final_fallback": int(fallback),
+                                "settings_digest": digests[v],
+                            }
+                        )
+                    todo.remove((seed, v))
+                    _write_results(rows, results, row_order)
+                    _write_tables(results, out, len(seeds), skipped, partial=(len(plan) - len(todo), len(plan)),
+                                  names=names)
+                    if v in cks:
+                        cks[v].unlink(missing_ok=True)
+                    clock.tick()
+                    if advance is not None:
+                        advance()
             rer_ck.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         ckdir.rmdir()
@@ -480,6 +495,7 @@ def _fit(
     description: str,
     bars: TrainingProgress | None,
     epochs: int,
+    check: Callable[[], None] | None = None,
 ) -> tuple[SASRecRecommender, float]:
     """Fit a model (resuming from its checkpoint when there is one) under its own bar.
 
@@ -498,6 +514,8 @@ def _fit(
             ran += 1
             if bar is not None:
                 bar(rec)
+            if check is not None:
+                check()
 
         t0 = time.perf_counter()
         model = make(on_epoch=on_epoch).fit(inter)

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -30,12 +31,13 @@ from ._torch import isolated_rng, resolve_device, standardise
 from ._training import EpochRecord, TrainState, scheduled_lr, train_loop, training_windows
 from ._vectors import VectorsArg, item_matrix, user_matrix
 from .evaluate import metrics_from_ranks, ranks_for
-from .sasrec import SASRec, UserMode
+from .sasrec import SASRec, UserMode, dropout_generator
 from .sequences import EvalSet, Interactions, pad_left
 
 __all__ = ["EpochRecord", "SASRecRecommender", "scheduled_lr"]
 
 log = logging.getLogger(__name__)
+_BUILD_LOCK = threading.Lock()  # parameter init seeds the global RNG: one model at a time
 
 
 class SASRecRecommender(SequentialRecommender):
@@ -174,8 +176,9 @@ class SASRecRecommender(SequentialRecommender):
         """Train on ``inter``'s train split.
 
         Adam with ``settings.lr``; minibatches of ``batch_size`` windows shuffled by a ``torch.Generator``
-        seeded with ``settings.seed``; parameter init and dropout use torch's global RNG, seeded with the
-        same seed inside an isolated RNG scope (the caller's RNG state is untouched). With ``valid``, every
+        seeded with ``settings.seed``; parameter init uses torch's global RNG, seeded with the same seed
+        inside an isolated RNG scope (the caller's RNG state is untouched), and dropout a generator of its
+        own (:func:`persona.rec.sasrec.dropout_generator`), so fits in several threads stay reproducible. With ``valid``, every
         ``eval_every`` epochs the validation NDCG@10 (full ranking) is computed; training stops after
         ``patience`` validations without improvement and the best weights are restored.
 
@@ -204,16 +207,20 @@ class SASRecRecommender(SequentialRecommender):
             if self.checkpoint is not None
             else None
         )
-        with isolated_rng(self.device):
+        # parameter init draws from the global RNG: one model at a time, in an isolated scope (models may
+        # be fitted side by side in threads; see persona.rec.experiment)
+        with _BUILD_LOCK, isolated_rng(self.device):
             torch.manual_seed(s.seed)
             module = self.module = self._build(inter)
-            opt = torch.optim.Adam(module.parameters(), lr=s.lr)
-            gen = torch.Generator().manual_seed(s.seed)
-            state = TrainState()
-            if ckpt is not None and ckpt.path.exists():
-                state = ckpt.resume(module, opt, gen)
-            self.history = state.history
-            validate = (lambda: self._valid_ndcg(es_valid)) if es_valid is not None else None
+        opt = torch.optim.Adam(module.parameters(), lr=s.lr)
+        gen = torch.Generator().manual_seed(s.seed)
+        drop = torch.Generator(device=self.device).manual_seed(s.seed + 1)
+        state = TrainState()
+        if ckpt is not None and ckpt.path.exists():
+            state = ckpt.resume(module, opt, gen, drop)
+        self.history = state.history
+        validate = (lambda: self._valid_ndcg(es_valid)) if es_valid is not None else None
+        with dropout_generator(drop):
             state = train_loop(
                 module,
                 windows.to(self.device),
@@ -224,10 +231,10 @@ class SASRecRecommender(SequentialRecommender):
                 n_neg=s.negatives if s.loss == "sampled" else self.n_neg,
                 validate=validate,
                 on_epoch=self.on_epoch,
-                save=(lambda st: ckpt.save(module, opt, gen, st)) if ckpt is not None else None,
+                save=(lambda st: ckpt.save(module, opt, gen, st, drop)) if ckpt is not None else None,
             )
-            self.best_epoch = state.best_epoch if validate is not None else state.epoch
-            self.best_score = state.best_score
+        self.best_epoch = state.best_epoch if validate is not None else state.epoch
+        self.best_score = state.best_score
         module.eval()
         self._fallback_user = self._mean_user_vector()
         return self

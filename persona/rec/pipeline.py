@@ -350,6 +350,8 @@ def run_two_stage(
     split: str = "test",
     ks: Iterable[int] = DEFAULT_KS,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    jobs: int = 1,
+    on_epoch_reranker: Callable[[EpochRecord], None] | None = None,
 ) -> TwoStageRun:
     """Train the retriever (and the reranker unless given), evaluate both stages on ``split``.
 
@@ -363,19 +365,31 @@ def run_two_stage(
             The (none, random) retriever is itself the reranker and is reused as such.
         split: evaluation split.
         ks: cut-offs.
-        on_epoch: per-epoch callback for both trainings.
+        on_epoch: per-epoch callback of the retriever's training (and of the reranker's, unless
+            ``on_epoch_reranker`` is given).
+        jobs: 2 fits the retriever and the reranker side by side in threads (:mod:`persona.rec._parallel`;
+            the same models as one after the other).
+        on_epoch_reranker: per-epoch callback of the reranker's training.
 
     Returns:
         The fitted models, their metrics and the retriever's training figures.
     """
-    t0 = time.perf_counter()
-    retriever = make_retriever(settings, user_vecs, item_text, seed, on_epoch=on_epoch).fit(inter)
-    fit_s = time.perf_counter() - t0
+    from ._parallel import Fits
+
+    def fit_timed(model: SASRecRecommender) -> tuple[SASRecRecommender, float]:
+        t0 = time.perf_counter()
+        return model.fit(inter), time.perf_counter() - t0
+
+    own = reranker is None and (settings.user_emb, settings.item_emb) != ("none", "random")
+    with Fits(jobs if own else 1) as fits:  # the retriever and the reranker side by side
+        ret_job = fits.submit(fit_timed, make_retriever(settings, user_vecs, item_text, seed, on_epoch=on_epoch))
+        rer_cb = on_epoch_reranker or on_epoch
+        rer_job = fits.submit(fit_timed, make_reranker(settings, seed, on_epoch=rer_cb)) if own else None
+        retriever, fit_s = ret_job.result()
+        if rer_job is not None:
+            reranker = rer_job.result()[0]
     if reranker is None:
-        if retriever.variant == ("none", "random"):
-            reranker = retriever
-        else:
-            reranker = make_reranker(settings, seed, on_epoch=on_epoch).fit(inter)
+        reranker = retriever
     choice = final_weight(retriever, reranker, settings)
     weight, curve = choice.weight, choice.curve
     return TwoStageRun(

@@ -33,7 +33,10 @@ softmax cross-entropy and the uniform-draw dropout) stay together, as PyG keeps 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import torch
@@ -47,12 +50,32 @@ _REC = RecSettings()  # the module's defaults are the [rec] settings' (one defin
 UserMode = Literal["none", "fixed", "learned"]
 
 
+_DROPOUT = threading.local()
+
+
+@contextlib.contextmanager
+def dropout_generator(generator: torch.Generator | None) -> Iterator[None]:
+    """Dropout in this thread draws from ``generator`` (``None``: torch's global RNG) inside the block.
+
+    Training passes each model's own generator, so models trained side by side in threads draw
+    independent, reproducible masks, and a checkpoint can save the stream with the model.
+    """
+    before = getattr(_DROPOUT, "generator", None)
+    _DROPOUT.generator = generator
+    try:
+        yield
+    finally:
+        _DROPOUT.generator = before
+
+
 def _dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """Inverted dropout from a uniform draw (``rand >= p``), about twice as fast on CPU as ``F.dropout``'s
-    Bernoulli sampling at these sizes; same distribution, same global-RNG seeding."""
+    Bernoulli sampling at these sizes; same distribution. Draws from this thread's
+    :func:`dropout_generator`, else torch's global RNG."""
     if not training or p == 0.0:
         return x
-    keep = torch.rand(x.shape, device=x.device, dtype=x.dtype).ge_(p).mul_(1.0 / (1.0 - p))
+    g = getattr(_DROPOUT, "generator", None)
+    keep = torch.rand(x.shape, device=x.device, dtype=x.dtype, generator=g).ge_(p).mul_(1.0 / (1.0 - p))
     return x * keep
 
 

@@ -167,8 +167,8 @@ def test_progress_bars_show_models_and_time_left_and_hide_finished_rows():
 
 
 def test_train_draws_one_bar_per_model():
-    """`persona train` trains the retriever, then the reranker, through one epoch callback: a restart of
-    the epoch count opens the reranker's bar and closes the retriever's."""
+    """`persona train` draws one bar per model, retriever and reranker, each fed by its own epoch
+    callback (the two train side by side)."""
     from contextlib import contextmanager
 
     from persona.config import RecSettings
@@ -192,14 +192,19 @@ def test_train_draws_one_bar_per_model():
             yield lambda: None
 
     rs = RecSettings(user_emb="kg", item_emb="text", epochs=3)
-    with _model_bars(Bars(), rs) as on_epoch:
-        assert on_epoch is not None and open_bars == ["SASRec retriever (kg, text)"]  # before its first epoch
-        for e in (1, 2, 3, 1, 2):
-            on_epoch({"epoch": e, "loss": 1.0, "seconds": 0.1})
-            assert len(open_bars) == 1
+    with _model_bars(Bars(), rs) as (on_ret, on_rer):
+        # both bars open before the first epoch: the two models may train side by side
+        assert on_ret is not None and on_rer is not None
+        assert open_bars == ["SASRec retriever (kg, text)", "SASRec reranker (none, random)"]
+        for e in (1, 2):  # interleaved epochs land on their own model's bar
+            on_ret({"epoch": e, "loss": 1.0, "seconds": 0.1})
+            on_rer({"epoch": e, "loss": 1.0, "seconds": 0.1})
+        on_ret({"epoch": 3, "loss": 1.0, "seconds": 0.1})
     assert open_bars == []
-    assert seen == [("SASRec retriever (kg, text)", 1), ("SASRec retriever (kg, text)", 2),
-                    ("SASRec retriever (kg, text)", 3), ("SASRec reranker (none, random)", 1),
-                    ("SASRec reranker (none, random)", 2)]
+    assert seen == [("SASRec retriever (kg, text)", 1), ("SASRec reranker (none, random)", 1),
+                    ("SASRec retriever (kg, text)", 2), ("SASRec reranker (none, random)", 2),
+                    ("SASRec retriever (kg, text)", 3)]
+    with _model_bars(Bars(), RecSettings(user_emb="none", item_emb="random")) as (on_ret, on_rer):
+        assert on_ret is not None and on_rer is None  # the plain retriever is its own reranker: one bar
     with _model_bars(None, rs) as nothing:
-        assert nothing is None
+        assert nothing == (None, None)

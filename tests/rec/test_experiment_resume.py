@@ -182,3 +182,30 @@ def test_more_seeds_extend_a_finished_experiment(data: Any, tmp_path: Path) -> N
     assert more.overall_calls == [(4, 2)] and all("seed 1" in d for d in more.models)
     assert set(pd.read_csv(tmp_path / "results.csv")["seed"]) == {0, 1}
     assert (summary["n_seeds"] == 2).all()
+
+
+def test_models_fitted_side_by_side_give_the_same_results(data: Any, tmp_path: Path) -> None:
+    """``jobs=2`` fits a seed's models two at a time in threads: every figure is the one ``jobs=1`` gives
+    (each model has its own batch, negative and dropout generators; parameters are built one at a time)."""
+    import torch
+
+    before = torch.get_num_threads()
+    _run(data, tmp_path / "one")
+    _run(data, tmp_path / "two", jobs=2)
+    assert torch.get_num_threads() == before  # the threads are given back
+    a = pd.read_csv(tmp_path / "one" / "results.csv").drop(columns=["fit_seconds"])
+    b = pd.read_csv(tmp_path / "two" / "results.csv").drop(columns=["fit_seconds"])
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_an_interrupted_parallel_experiment_stops_its_other_model_and_resumes(data: Any, tmp_path: Path) -> None:
+    """Ctrl-C in one of two models fitted side by side stops the other at its next epoch; the rerun
+    finishes with the results of an uninterrupted run."""
+    rec = Recorder(stop_at_model=2, stop_at_epoch=2)
+    with pytest.raises(Interrupted):
+        _run(data, tmp_path / "cut", bars=rec, jobs=2)
+    _run(data, tmp_path / "cut", jobs=2)
+    _run(data, tmp_path / "whole")
+    a = pd.read_csv(tmp_path / "cut" / "results.csv").drop(columns=["fit_seconds"])
+    b = pd.read_csv(tmp_path / "whole" / "results.csv").drop(columns=["fit_seconds"])
+    pd.testing.assert_frame_equal(a, b)
