@@ -17,9 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from typing_extensions import Self
-
 import torch
+from typing_extensions import Self
 
 T = TypeVar("T")
 
