@@ -27,8 +27,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def isolated_rng(device: torch.device) -> Iterator[None]:
     """Run a block with its own copy of torch's global RNG state (restored afterwards).
 
-    Dropout draws from the global generator, which cannot be replaced by a ``torch.Generator``; forking it
-    keeps a seeded fit from disturbing, or being disturbed by, the caller's random state.
+    Parameter initialisation draws from the global generator (``nn.init`` takes no ``torch.Generator``);
+    forking it keeps a seeded build from disturbing, or being disturbed by, the caller's random state.
+    Fits in several threads build one at a time (the global state is one per process).
     """
     devices = (
         [device.index if device.index is not None else torch.cuda.current_device()]
