@@ -6,9 +6,12 @@ Amazon-sized catalogue, and length-bucketed batches on ML-100K.
   ``sampled`` with 256 and with 1,024 negatives: seconds per epoch, epochs run, best validation and test
   NDCG@10 / HR@10;
 * batching — ML-100K (``u.data``, leave-one-out by time), ``batching`` = ``shuffled`` vs ``bucketed``,
-  two seeds each.
+  two seeds each;
+* parallel — on the Amazon-like data, two plain SASRec models (seeds 0 and 1) fitted one after the other
+  with two torch threads, then side by side in two threads with one torch thread each (what ``persona
+  train`` and ``persona experiment --jobs 2`` do): wall seconds of each way and whether the models agree.
 
-Run: ``python bench/bench_rec_options.py [--parts loss,batching]``. Writes ``bench/results/rec_options.json``.
+Run: ``python bench/bench_rec_options.py [--parts loss,batching,parallel]``. Writes ``bench/results/rec_options.json``.
 """
 
 from __future__ import annotations
@@ -55,9 +58,28 @@ def _fit(inter: Interactions, **kw: Any) -> dict[str, Any]:
             "test_ndcg@10": round(test["ndcg@10"], 4), "test_hr@10": round(test["hr@10"], 4)}
 
 
+def _parallel(inter: Interactions) -> dict[str, Any]:
+    from persona.rec._parallel import Fits
+
+    models = [RecSettings(user_emb="none", item_emb="random", seed=k) for k in (0, 1)]
+    t0 = time.perf_counter()
+    seq = [SASRecRecommender(s).fit(inter) for s in models]
+    sequential = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with Fits(2) as fits:
+        jobs = [fits.submit(SASRecRecommender(s).fit, inter) for s in models]
+        par = [j.result() for j in jobs]
+    side = time.perf_counter() - t0
+    same = all(torch.equal(a.module.item_emb.weight, b.module.item_emb.weight) for a, b in zip(seq, par)
+               if a.module is not None and b.module is not None)
+    return {"sequential_2_threads_s": round(sequential, 1), "side_by_side_1_thread_each_s": round(side, 1),
+            "speedup": round(sequential / side, 2), "same_models": same,
+            "epochs": [len(m.history) for m in par]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="loss,batching")
+    ap.add_argument("--parts", default="loss,batching,parallel")
     args = ap.parse_args()
     torch.set_num_threads(2)
     out: dict[str, Any] = {"torch_threads": 2}
@@ -74,6 +96,9 @@ def main() -> None:
         out["batching"] = [_fit(inter, batching=b, seed=seed) for seed in (0, 1) for b in ("shuffled", "bucketed")]
         for r in out["batching"]:
             print(r, flush=True)
+    if "parallel" in args.parts:
+        out["parallel"] = _parallel(_amazon_like())
+        print(out["parallel"], flush=True)
     print(write_result("rec_options", out))
 
 
