@@ -80,16 +80,23 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    out = report(work, args, cmd, sizes, build_s, wall, round(peak, 2))
+    print(f"experiment, {args.seeds} seeds, {sizes}: {wall / 60:.1f} min → {out}")
+
+
+def report(work: Path, args: argparse.Namespace, cmd: list[str], sizes: dict[str, int], build_s: float,
+           wall: float, peak: float | None, **extra: object) -> Path:
+    """Write the benchmark JSON from the experiment folder ``work/table3``."""
     res = pd.read_csv(work / "table3" / "results.csv")
-    final = res[res.stage == "final"]
+    final = res[res["stage"] == "final"]
     models = [
-        {"row": f"{r.user_emb}/{r.item_emb}", "seed": int(r.seed), "fit_seconds": round(float(r.fit_seconds), 1),
-         "best_epoch": int(r.best_epoch), "ndcg@10": round(float(r["ndcg@10"]), 4)}
-        for r in final.itertuples()
+        {"row": f"{r['user_emb']}/{r['item_emb']}", "seed": int(r["seed"]), "fit_seconds": round(float(r["fit_seconds"]), 1),
+         "best_epoch": int(r["best_epoch"]), "ndcg@10": round(float(r["ndcg@10"]), 4)}
+        for r in final.to_dict("records")
     ]
     summary = pd.read_csv(work / "table3" / "summary.csv")
-    name = "experiment_scale" + ("_personas_once" if args.personas_once else "") + ("_" + args.variants.replace("/", "-").replace(",", "_") if args.variants and len(args.variants) < 40 else "")
-    out = write_result(name, {
+    name = "experiment_scale" + ("_personas_once" if args.personas_once else "")
+    return write_result(name, {
         "sizes": sizes,
         "seeds": args.seeds,
         "cmd": " ".join(cmd),
@@ -97,13 +104,13 @@ def main() -> None:
         "build_store_seconds": round(build_s, 1),
         "experiment_seconds": round(wall, 1),
         "experiment_minutes": round(wall / 60, 2),
-        "peak_rss_gib_upper_bound": round(peak, 2),
+        "peak_rss_gib_upper_bound": peak,
         "models": models,
-        "sum_fit_seconds": round(float(final.fit_seconds.sum()), 1),
+        "sum_fit_seconds": round(float(final["fit_seconds"].sum()), 1),
         "summary": summary.to_dict("records"),
         "target_minutes": 30,
+        **extra,
     })
-    print(f"experiment, {args.seeds} seeds, {sizes}: {wall / 60:.1f} min → {out}")
 
 
 if __name__ == "__main__":
