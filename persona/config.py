@@ -150,7 +150,7 @@ class RecSettings(BaseModel):
         description="'ce': cross-entropy over the whole catalogue (best; its cost grows with the catalogue); 'bce': the "
         "SASRec paper's binary loss with one sampled negative; 'sampled': sampled softmax against `negatives` items "
         "drawn per batch, whose cost does not grow with the catalogue. It trails 'ce' (15k users, 9k items: validation "
-        "NDCG@10 0.080 with 1,024 negatives, 0.073 with 256, vs 0.089, at 0.5-0.6x the epoch time), so choose it only "
+        "NDCG@10 0.080 with 1,024 negatives, 0.074 with 256, vs 0.089, at 0.5-0.55x the epoch time), so choose it only "
         "when the full softmax is too slow or does not fit the device: catalogues of about 10⁵ items and more.",
     )
     negatives: int = Field(256, ge=1, description="Negatives per batch for loss='sampled'.")

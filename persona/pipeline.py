@@ -332,7 +332,7 @@ def experiment(
     (``kg``, ``kg_ui``) and LightGCN — so the std covers their variance; per-seed vectors are cached under
     ``out_dir/vectors`` (:mod:`persona.seeded`). ``personas_once`` uses the store's personas (one HDGI
     seed) for every seed, the cheaper protocol of earlier versions. ``jobs`` models are fitted at once
-    (default: 2 on a CPU with two cores or more; the results do not depend on it). The ``llm`` row uses LLM summaries when
+    (default: 2 on a CPU with two cores or more; reproducible for a given value). The ``llm`` row uses LLM summaries when
     an endpoint is configured, otherwise the extractive fallback, labelled as such.
 
     Each (row, seed) result goes to ``results.csv`` as soon as it is measured; running the same

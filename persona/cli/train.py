@@ -176,7 +176,8 @@ def experiment_cmd(
     jobs: Annotated[
         int | None,
         typer.Option("--jobs", min=1, metavar="N", help="Models fitted at once, sharing the CPU threads (default: 2 "
-                     "on a CPU with two cores or more, 1 on a GPU); the results do not depend on it."),
+                     "on a CPU with two cores or more, 1 on a GPU); reproducible for a given N, and equal across N "
+                     "up to float rounding."),
     ] = None,
     device: DeviceOpt = None,
     store: StoreOpt = None,

@@ -2,9 +2,11 @@
 
 At SASRec's sizes a model does not keep two CPU cores busy: on the 2-core machine an epoch of the
 15k-user / 9k-item benchmark takes 4.5 s with two torch threads and 5.6 s with one, so two models fitted
-at once, one thread each, finish in about 60 % of the time of fitting them one after the other. Results
-do not change: each model draws its batches, negatives and dropout masks from generators of its own and
-builds its parameters under a lock (:meth:`persona.rec.model.SASRecRecommender.fit`).
+at once, one thread each, finish sooner (73.9 s against 92.4 s for two plain models,
+``bench/bench_rec_options.py --parts parallel``). Each model draws its batches, negatives and dropout
+masks from generators of its own and builds its parameters under a lock
+(:meth:`persona.rec.model.SASRecRecommender.fit`), so a run is reproducible for a given number of jobs;
+across numbers the thread count changes torch's float rounding (identical at small sizes, not at 9k items).
 """
 
 from __future__ import annotations

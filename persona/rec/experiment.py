@@ -214,7 +214,8 @@ def run_experiment(
         item_attributes: item id -> its genres / categories, for the ``attr_agreement@10`` diagnostic of
             the final lists (left out when ``None``).
         jobs: models of a seed fitted at once, in threads sharing torch's threads
-            (:mod:`persona.rec._parallel`); the results are the same for every value.
+            (:mod:`persona.rec._parallel`); reproducible for a given value, equal across values up to the
+            float rounding of the thread count.
 
     Returns:
         The summary DataFrame (one row per stage and variant; ``<metric>_mean``, ``<metric>_std``).

@@ -185,7 +185,7 @@ def test_more_seeds_extend_a_finished_experiment(data: Any, tmp_path: Path) -> N
 
 
 def test_models_fitted_side_by_side_give_the_same_results(data: Any, tmp_path: Path) -> None:
-    """``jobs=2`` fits a seed's models two at a time in threads: every figure is the one ``jobs=1`` gives
+    """``jobs=2`` fits a seed's models two at a time in threads: at these sizes every figure is the one ``jobs=1`` gives
     (each model has its own batch, negative and dropout generators; parameters are built one at a time)."""
     import torch
 
