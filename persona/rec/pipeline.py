@@ -300,21 +300,10 @@ def test_ranks(
     Returns:
         ``user, item, retriever_rank, final_rank, candidates``.
     """
-    inter = _same_catalogue(retriever, reranker)
-    c = retriever.settings.candidates
-    es = inter.eval_set(split)  # type: ignore[arg-type]
-    rows = []
-    for part, a, b, excl in _chunks(retriever, reranker, es, retriever.settings.exclude_seen, chunk):
-        tgt = torch.as_tensor(part.targets, device=a.device)
-        r1, r2 = two_stage_ranks(a, b, tgt, excl, c, weight)
-        if fallback:
-            r2 = two_stage_ranks(b, b, tgt, excl, c)[0]
-        rows.append(pd.DataFrame({
-            "user": [inter.users[u] for u in part.users], "item": [inter.items[t - 1] for t in part.targets],
-            "retriever_rank": (r1.cpu().numpy() + 1), "final_rank": (r2.cpu().numpy() + 1), "candidates": c,
-        }))
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["user", "item", "retriever_rank", "final_rank", "candidates"])
+    res = evaluate_two_stage(retriever, reranker, split, chunk=chunk, weight=weight, fallback=fallback,
+                             sampled=0, keep_ranks=True)
+    assert res.ranks is not None
+    return res.ranks
 
 
 def make_retriever(

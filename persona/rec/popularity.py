@@ -50,7 +50,7 @@ class PopularityRecommender:
 
     def fit(self, inter: Interactions) -> PopularityRecommender:
         """Count the training interactions of every item; the validation NDCG@10 goes to ``best_score``."""
-        from .evaluate import metrics_from_ranks, rank_targets, seen_mask
+        from .evaluate import metrics_from_ranks, ranks_for
 
         _, seqs = inter.train_sequences()
         flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs]) if len(seqs) else np.zeros(0, np.int64)
@@ -63,9 +63,7 @@ class PopularityRecommender:
         self._counts = counts
         es = inter.eval_set("valid")
         if len(es):
-            s = self.score_eval_set(es)
-            excl = seen_mask(es.history, s.shape[1], s.device) if self.settings.exclude_seen else None
-            ranks = rank_targets(s, torch.as_tensor(es.targets), excl)
+            ranks = ranks_for(self.score_eval_set, es, exclude_seen=self.settings.exclude_seen)
             self.best_score = metrics_from_ranks(ranks, (10,))["ndcg@10"]
         return self
 
