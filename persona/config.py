@@ -162,6 +162,15 @@ class RecSettings(BaseModel):
         "meta-paths U-I and U-I-U alone, without the knowledge graph).",
     )
     item_emb: Literal["random", "text"] = Field("text", description="Retriever's item initialisation.")
+    persona_lag: int = Field(
+        0,
+        ge=0,
+        description="Leakage guard for fixed user vectors (kg, llm, meantext, lightgcn, kg_ui): the vectors are learned "
+        "without each user's last `persona_lag` training items, and the retriever lets only its last `persona_lag` "
+        "positions (those predicting exactly the items the vector never saw) attend to the persona token. 0: the "
+        "vector is learned from every training item and every position sees it (the paper's setup, in which the "
+        "persona contains each training target).",
+    )
     candidates: int = Field(100, description="Candidates passed from retriever to reranker.")
     final_stage: Literal["fusion", "paper"] = Field(
         "fusion",

@@ -27,7 +27,7 @@ from persona.config import Settings
 from persona.errors import ConfigError, ModelError, NotFoundError, atomic_save
 from persona.kgstore import GraphStore, Progress
 from persona.rec._parallel import auto_jobs
-from persona.rec.inputs import interactions_frame, load_interactions, user_vectors, vectors
+from persona.rec.inputs import check_persona_lag, interactions_frame, load_interactions, user_vectors, vectors
 from persona.rec.writeback import write_held_out, write_recommendations
 from persona.workflows import connect
 
@@ -196,7 +196,8 @@ def train_personas_recorded(store: GraphStore, settings: Settings, *, progress: 
                          write=write, model_dir=sdir / "personas")
     record = runs.RunRecord(
         id=res.run_id, kind="personas", created_at=runs.now(), store_id=sid,
-        settings={"hdgi": settings.hdgi.model_dump(), "text_model": settings.text.model},
+        settings={"hdgi": settings.hdgi.model_dump(), "text_model": settings.text.model,
+                  "persona_lag": settings.rec.persona_lag},
         metrics={"epochs": len(res.losses), "final_loss": float(res.losses[-1]) if res.losses else None,
                  "attention": res.attention},
         artefacts=str((sdir / "personas" / res.run_id).relative_to(settings.workdir)), persona_run=res.run_id,
@@ -376,13 +377,15 @@ def experiment(
         folder = out_dir / "vectors"
         kg = vectors(store, "rec_user_personas")
         if kg and "kg" in wanted:
+            check_persona_lag(store, settings.rec.persona_lag)
             by_variant["kg"] = kg if personas_once else hdgi_personas(
                 store, settings, inter, folder, stored=kg, progress=progress, log_fn=log)
         if "kg_ui" in wanted and item_text is not None:
             by_variant["kg_ui"] = hdgi_personas(store, settings, inter, folder, metapaths=INTERACTION_METAPATHS,
                                                 name="kg_ui", progress=progress, log_fn=log)
         if "lightgcn" in wanted:
-            by_variant["lightgcn"] = lightgcn_vectors(inter, folder, device=settings.rec.device, log_fn=log)
+            by_variant["lightgcn"] = lightgcn_vectors(inter, folder, device=settings.rec.device,
+                                                      lag=settings.rec.persona_lag, log_fn=log)
         if "llm" in wanted:
             llm = user_vectors(store, settings, "llm", log)
             if llm:

@@ -85,7 +85,8 @@ def hdgi_personas(
     hs = settings.hdgi.model_copy(update={"metapaths": metapaths} if metapaths is not None else {})
     run_settings = settings.model_copy(update={"hdgi": hs})
     recipe = digest({"hdgi": {k: v for k, v in hs.model_dump().items() if k not in ("seed", "device")},
-                     "text": settings.text.model, "data": inter.fingerprint(), "graph": _graph_counts(store)})
+                     "text": settings.text.model, "data": inter.fingerprint(), "graph": _graph_counts(store),
+                     **({"persona_lag": settings.rec.persona_lag} if settings.rec.persona_lag else {})})
 
     def make(seed: int) -> dict[str, np.ndarray]:
         if stored and seed == settings.hdgi.seed:
@@ -98,15 +99,17 @@ def hdgi_personas(
     return SeededVectors(recipe=f"{name}:{recipe}", make=_cached(folder, name, recipe, make))
 
 
-def lightgcn_vectors(inter: Interactions, folder: Path, *, device: str = "cpu", log_fn: Log | None = None) -> SeededVectors:
-    """LightGCN user vectors from the training interactions, learned with each seed."""
+def lightgcn_vectors(inter: Interactions, folder: Path, *, device: str = "cpu", lag: int = 0,
+                     log_fn: Log | None = None) -> SeededVectors:
+    """LightGCN user vectors from the training interactions (less each user's last ``lag``), learned with
+    each seed."""
     from persona.learn.collab import lightgcn_user_vectors
     from persona.runs import digest
 
-    recipe = digest({"lightgcn": "dim64-layers3", "data": inter.fingerprint()})
+    recipe = digest({"lightgcn": "dim64-layers3", "data": inter.fingerprint(), **({"persona_lag": lag} if lag else {})})
 
     def make(seed: int) -> dict[str, np.ndarray]:
         (log_fn or log.info)(f"LightGCN user vectors: seed {seed}")
-        return lightgcn_user_vectors(inter, seed=seed, device=device)
+        return lightgcn_user_vectors(inter, seed=seed, device=device, lag=lag)
 
     return SeededVectors(recipe=f"lightgcn:{recipe}", make=_cached(folder, "lightgcn", recipe, make))

@@ -175,14 +175,17 @@ def parse_attention(text: str | None, user_id: str) -> dict[str, float]:
 
 
 def summary_source_label(source: str | None) -> str:
-    """A human label for ``User.llm_summary_source`` (``llm:<model>`` or ``extractive``)."""
+    """A human label for ``User.llm_summary_source`` (``llm:<model>`` or ``extractive``, with ``; lag N``
+    when the user's last N training items were held back)."""
     if not source:
         return "source unknown"
+    source, _, lag = source.partition("; lag ")
+    tail = f", without the last {lag} training items" if lag else ""
     if source.startswith("llm:"):
-        return f"LLM summary ({source[4:] or 'unnamed model'})"
+        return f"LLM summary ({source[4:] or 'unnamed model'}{tail})"
     if source == "extractive":
-        return "Extractive summary (no LLM configured)"
-    return f"Summary ({source})"
+        return f"Extractive summary (no LLM configured{tail})"
+    return f"Summary ({source}{tail})"
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:

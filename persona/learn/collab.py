@@ -52,6 +52,7 @@ def lightgcn_user_vectors(
     seed: int = 0,
     device: str = "cpu",
     patience: int = 5,
+    lag: int = 0,
 ) -> dict[str, np.ndarray]:
     """user → LightGCN embedding learnt from the **training** interactions only (the collaborative baseline).
 
@@ -75,6 +76,7 @@ def lightgcn_user_vectors(
         seed: Seed of weight initialisation, batch order and negative sampling.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         patience: Epochs without a ``1e-4`` fall of the mean loss before stopping.
+        lag: Leave out each user's last ``lag`` training items (``RecSettings.persona_lag``).
 
     Returns:
         ``{user id: float32 vector of length dim}`` for every user with at least one training
@@ -100,7 +102,7 @@ def lightgcn_user_vectors(
         raise ResourceError(f"device {device!r} requested but CUDA is not available; use device='cpu'")
     dev = torch.device(device)
 
-    user_idx, seqs = inter.train_sequences()
+    user_idx, seqs = inter.persona_items(lag)
     lengths = np.asarray([len(s) for s in seqs], dtype=np.int64)
     if lengths.sum() == 0:
         raise ModelError(

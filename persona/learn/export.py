@@ -283,6 +283,15 @@ def _split_by(tbl: pa.Table, columns: Sequence[str]) -> list[tuple[tuple[str, ..
 _HDGI = HDGISettings()  # max_sample / hub_quantile defaults: the [hdgi] settings'
 
 
+def _drop_last(rated: pa.Table, lag: int) -> pa.Table:
+    """``rated`` less each user's last ``lag`` interactions by ``pos`` (``RecSettings.persona_lag``)."""
+    if lag <= 0 or rated.num_rows == 0:
+        return rated
+    df = pd.DataFrame({"src": rated["src"].to_numpy(zero_copy_only=False), "pos": rated["pos"].to_numpy(zero_copy_only=False)})
+    from_end = df.groupby("src", sort=False)["pos"].rank(method="first", ascending=False).to_numpy()
+    return rated.filter(pa.array(from_end > lag))
+
+
 def export_graph(
     store: GraphStore,
     *,
@@ -291,6 +300,7 @@ def export_graph(
     hub_quantile: float = _HDGI.hub_quantile,
     seed: int = 0,
     progress: Progress | None = None,
+    lag: int = 0,
 ) -> tuple[HeteroData, IdMaps]:
     """Read the learning graph from ``store``.
 
@@ -303,6 +313,8 @@ def export_graph(
         hub_quantile: Degree quantile above which intermediate nodes are pruned.
         seed: Seed of the tie-breaking in neighbour caps.
         progress: Optional callback ``(description, step, steps)``.
+        lag: Leave out each user's last ``lag`` training interactions (``RecSettings.persona_lag``: the
+            retriever learns to predict those from the persona, so the persona must not contain them).
 
     Returns:
         ``(data, id_maps)``; ``data.stats`` counts rows read per query.
@@ -334,7 +346,7 @@ def export_graph(
                 features[label] = (x_ents[rows], has_ents[rows])
     del ents
     tick("entities")
-    rated = _table(store, "export_rated_train")
+    rated = _drop_last(_table(store, "export_rated_train"), lag)
     edges: list[tuple[str, str, str, pa.Table]] = [("User", "RATED", "Item", rated)]
     tick("training interactions")
     n_kg = 0

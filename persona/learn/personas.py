@@ -176,7 +176,8 @@ def train_personas(
     timings["text_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    data, _maps = export_graph(store, progress=progress)
+    lag = settings.rec.persona_lag
+    data, _maps = export_graph(store, progress=progress, lag=lag)
     timings["export_s"] = time.perf_counter() - t
     st = data.stats
     if st["users"] == 0 or st["items"] == 0:
@@ -185,7 +186,8 @@ def train_personas(
         raise ModelError(f"{store.uri}: no RATED edges with split='train'; re-ingest so that splits are set")
     log(
         f"export: {st['users']} users, {st['items']} items, {st['entities']} entities, "
-        f"{st['rated_train']} training interactions, {st['kg_edges']} knowledge edges"
+        f"{st['rated_train']} training interactions{f' (each user’s last {lag} held back)' if lag else ''}, "
+        f"{st['kg_edges']} knowledge edges"
     )
 
     t = time.perf_counter()
@@ -204,6 +206,7 @@ def train_personas(
         "hdgi": hs.model_dump(),
         "text_model": settings.text.model,
         "seed": seed,
+        "persona_lag": lag,
         "attention": res.attention,
         "losses": res.losses,
         "best_epoch": res.best_epoch,

@@ -86,14 +86,24 @@ def item_features(store: GraphStore, *, per_item: int = 6) -> dict[str, list[str
     return {k: list(dict.fromkeys(v))[:per_item] for k, v in out.items()}
 
 
-def training_histories(store: GraphStore) -> dict[str, list[str]]:
-    """user id → training item ids in chronological order (``RATED.pos``); valid/test are excluded."""
+def summary_source(kind: str, lag: int = 0) -> str:
+    """The ``User.llm_summary_source`` tag: ``extractive`` or ``llm:<model>``, plus ``; lag N`` when each
+    user's last ``N`` training items were held back (``RecSettings.persona_lag``)."""
+    return f"{kind}; lag {lag}" if lag > 0 else kind
+
+
+def training_histories(store: GraphStore, lag: int = 0) -> dict[str, list[str]]:
+    """user id → training item ids in chronological order (``RATED.pos``); valid/test are excluded, and so
+    are each user's last ``lag`` training items (``RecSettings.persona_lag``)."""
     r = _frame(store, "export_rated_train")
     if r.empty:
         return {}
     r = r.assign(src=r["src"].astype(str), dst=r["dst"].astype(str), pos=pd.to_numeric(r["pos"]).fillna(0))
     r = r.sort_values(["src", "pos", "dst"], kind="stable")
-    return {u: g["dst"].tolist() for u, g in r.groupby("src", sort=True)}
+    out = {u: g["dst"].tolist() for u, g in r.groupby("src", sort=True)}
+    if lag > 0:
+        out = {u: h[: len(h) - lag] for u, h in out.items() if len(h) > lag}
+    return out
 
 
 def describe_items(
@@ -160,7 +170,8 @@ def summarise_users(
     Returns:
         DataFrame ``id, llm_summary, llm_summary_source``.
     """
-    hist = training_histories(store)
+    lag = int(getattr(getattr(settings, "rec", None), "persona_lag", 0) or 0)
+    hist = training_histories(store, lag)
     feats = item_features(store)
     if settings.llm.url:
         items = _frame(store, "export_item_text")
@@ -173,19 +184,26 @@ def summarise_users(
         with LLMClient.from_settings(settings.llm, cache_dir=Path(workdir) / "llm") as client:
             answers = client.complete_many(prompts, max_tokens=96, on_error="skip", progress=progress)
         fallback = extractive_user_summary(hist, feats, top_k=top_k)
-        src = f"llm:{settings.llm.model}"
+        src = summary_source(f"llm:{settings.llm.model}", lag)
         df = pd.DataFrame(
             {
                 "id": users,
                 "llm_summary": [a if a else fallback[u] for u, a in zip(users, answers)],
-                "llm_summary_source": [src if a else "extractive" for a in answers],
+                "llm_summary_source": [src if a else summary_source("extractive", lag) for a in answers],
             }
         )
     else:
         summ = extractive_user_summary(hist, feats, top_k=top_k)
         df = pd.DataFrame(
-            {"id": list(summ), "llm_summary": list(summ.values()), "llm_summary_source": "extractive"}
+            {"id": list(summ), "llm_summary": list(summ.values()), "llm_summary_source": summary_source("extractive", lag)}
         )
+    if lag > 0:
+        # users whose history is all held back get an empty summary of this source, not a stale one
+        empty = sorted(set(training_histories(store)) - set(df["id"]))
+        if empty:
+            df = pd.concat([df, pd.DataFrame({"id": empty, "llm_summary": "",
+                                              "llm_summary_source": summary_source("extractive", lag)})],
+                           ignore_index=True)
     if len(df):
         store.set_node_properties("User", df)
     return df
@@ -210,7 +228,8 @@ def user_summary_vectors(
     """
     workdir = Path(workdir if workdir is not None else settings.workdir)
     info = _frame(store, "export_user_info")
-    want = f"llm:{settings.llm.model}" if settings.llm.url else "extractive"
+    lag = int(getattr(getattr(settings, "rec", None), "persona_lag", 0) or 0)
+    want = summary_source(f"llm:{settings.llm.model}" if settings.llm.url else "extractive", lag)
     have = info["llm_summary_source"].map(lambda v: str(v) if _present(v) else "")
     if refresh or info.empty or not (have == want).all():
         log(f"user summaries ({want}) → User.llm_summary")

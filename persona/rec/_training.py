@@ -64,21 +64,26 @@ class Windows:
         inputs: ``[S, L]`` item indices the module reads.
         targets: ``[S, L]`` next items, or ``[S, L + 1]`` with a persona slot in column 0.
         users: ``[S]`` user index of each window.
+        persona_on: ``[S]`` bool, or ``None``: whether the window's item positions may see the persona
+            token (``False`` for windows whose targets the persona was learned from; see
+            :func:`training_windows`).
     """
 
     inputs: Tensor
     targets: Tensor
     users: Tensor
+    persona_on: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.inputs)
 
     def to(self, device: torch.device) -> Windows:
         """The same windows on ``device``."""
-        return Windows(self.inputs.to(device), self.targets.to(device), self.users.to(device))
+        on = self.persona_on.to(device) if self.persona_on is not None else None
+        return Windows(self.inputs.to(device), self.targets.to(device), self.users.to(device), on)
 
 
-def training_windows(inter: Interactions, max_len: int, persona: bool) -> Windows:
+def training_windows(inter: Interactions, max_len: int, persona: bool, lag: int = 0) -> Windows:
     """Training windows built from ``split == 'train'`` items only (SASRec shifting).
 
     Each training sequence ``s`` (a user's train items, or a session's) is cut from its end into windows
@@ -86,15 +91,25 @@ def training_windows(inter: Interactions, max_len: int, persona: bool) -> Window
     train item after the first is a target exactly once, with up to ``max_len`` items of context. With a
     persona token (``persona``) the persona slot of the window that starts the sequence predicts ``s[0]``.
 
+    ``lag > 0`` (with ``persona``; ``RecSettings.persona_lag``): the persona was learned without the user's
+    last ``lag`` train items, so only they are honest targets for a position that sees it. The window that
+    ends the user's last training sequence keeps the persona (the module shows it to its last ``lag``
+    positions only, which predict exactly those items); every other window hides it (``persona_on`` False)
+    and trains as plain SASRec; the persona slot's own target ``s[0]`` is kept only when it is one of the
+    last ``lag`` items.
+
     Raises:
         ValueError: no sequence is long enough to give a training example.
     """
     L = max_len
     users, seqs = inter.train_sequences()
+    guard = persona and lag > 0
+    last_seq = {u: k for k, u in enumerate(users.tolist())}  # the user's last training sequence
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     us: list[int] = []
-    for u, s in zip(users.tolist(), seqs):
+    ons: list[bool] = []
+    for k, (u, s) in enumerate(zip(users.tolist(), seqs)):
         n = len(s)
         if n < (1 if persona else 2):
             continue
@@ -108,19 +123,24 @@ def training_windows(inter: Interactions, max_len: int, persona: bool) -> Window
             if len(inp):
                 x[L - len(inp) :] = inp
                 y[len(y) - len(tgt) :] = tgt
-            if persona and start == 0:
+            on = not guard or (last_seq[u] == k and e == n)
+            if persona and start == 0 and (not guard or (on and n <= lag)):
                 y[0] = s[0]
             if (y > 0).any():
                 xs.append(x)
                 ys.append(y)
                 us.append(u)
+                ons.append(on)
             if start == 0:
                 break
             e -= L
     if not xs:
         raise ValueError("no training examples: every training sequence is too short (need 2 train items)")
     return Windows(
-        torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys)), torch.tensor(us, dtype=torch.long)
+        torch.from_numpy(np.stack(xs)),
+        torch.from_numpy(np.stack(ys)),
+        torch.tensor(us, dtype=torch.long),
+        torch.tensor(ons, dtype=torch.bool) if guard else None,
     )
 
 
@@ -229,7 +249,7 @@ def train_loop(
     """
     s = settings
     n = len(windows)
-    X, Y, U = windows.inputs, windows.targets, windows.users
+    X, Y, U, ON = windows.inputs, windows.targets, windows.users, windows.persona_on
     steps_per_epoch = -(-n // s.batch_size)
     lengths = (X > 0).sum(1).cpu()
     while not state.done and state.epoch < s.epochs:
@@ -243,7 +263,8 @@ def train_loop(
             idx = cpu_idx.to(X.device)
             x, y = _trim(X[idx], Y[idx], module.has_user)
             loss = module.loss(
-                x, y, U[idx] if module.has_user else None, kind=s.loss, n_neg=n_neg, generator=generator
+                x, y, U[idx] if module.has_user else None, kind=s.loss, n_neg=n_neg, generator=generator,
+                persona_on=ON[idx] if ON is not None else None,
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -27,6 +27,16 @@ def _noop(_: str) -> None:
     pass
 
 
+def persona_interactions(interactions: pd.DataFrame, lag: int = 0) -> pd.DataFrame:
+    """The interactions a user vector may be learned from: the ``train`` rows, less each user's last ``lag``
+    of them by ``pos`` (the leakage guard of ``RecSettings.persona_lag``)."""
+    train = interactions[interactions["split"] == "train"]
+    if lag <= 0:
+        return train
+    from_end = train.groupby("user")["pos"].rank(method="first", ascending=False)
+    return train[from_end > lag]
+
+
 def interactions_frame(store: GraphStore) -> pd.DataFrame:
     """All RATED edges as ``user, item, pos, split, ts`` (the split decides what models may see)."""
     df = store.frame_named("rec_interactions")
@@ -59,25 +69,63 @@ def user_vectors(store: GraphStore, settings: Settings, variant: str, log: Log =
         vecs = vectors(store, "rec_user_personas")
         if not vecs:
             raise ModelError("no personas in the store; run `persona train personas` first")
+        check_persona_lag(store, settings.rec.persona_lag)
         return vecs
     if variant == "llm":
         from persona.learn.summaries import user_summary_vectors
 
         return user_summary_vectors(store, settings, log=log)
     if variant == "meantext":
-        vecs = mean_text_vectors(interactions_frame(store), vectors(store, "rec_item_vectors"))
+        vecs = mean_text_vectors(interactions_frame(store), vectors(store, "rec_item_vectors"),
+                                 lag=settings.rec.persona_lag)
         if not vecs:
             raise ModelError("no item text embeddings in the store; run `persona train personas` first")
         return vecs
     return None
 
 
-def mean_text_vectors(interactions: pd.DataFrame, item_text: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def stored_persona_lag(store: GraphStore) -> int:
+    """The ``persona_lag`` the store's personas were learned with (0 for runs recorded before the setting
+    existed, or personas without a run record: those saw every training item)."""
+    from persona.errors import NotFoundError
+    from persona.runs import get_run
+
+    rows = store.run_named("rec_persona_run")
+    if not rows:
+        return 0
+    try:
+        run = get_run(store, str(rows[0]["run"]))
+    except NotFoundError:
+        return 0
+    return int(run.settings.get("persona_lag", 0) or 0)
+
+
+def check_persona_lag(store: GraphStore, lag: int) -> None:
+    """Refuse personas learned with another ``persona_lag`` than the retriever's: a retriever that shows
+    the persona to its last ``lag`` positions needs personas that never saw those items.
+
+    Raises:
+        ConfigError: the lags differ (the message says how to fix either side).
+    """
+    have = stored_persona_lag(store)
+    if have != lag:
+        raise ConfigError(
+            f"{store.uri}: the stored personas were learned with rec.persona_lag = {have}, and this run asks for "
+            f"{lag}; relearn them (`persona train` without --skip-personas) or set rec.persona_lag = {have} "
+            f"(PERSONA_REC__PERSONA_LAG={have})"
+        )
+
+
+def mean_text_vectors(
+    interactions: pd.DataFrame, item_text: dict[str, np.ndarray], *, lag: int = 0
+) -> dict[str, np.ndarray]:
     """user → mean text vector of the user's **training** items (valid/test items never enter), the
-    cheapest persona a user would try first; users whose training items have no text are left out."""
+    cheapest persona a user would try first; users whose training items have no text are left out.
+    ``lag``: leave out each user's last ``lag`` training items too (``RecSettings.persona_lag``)."""
     if not item_text:
         return {}
-    train = interactions[(interactions["split"] == "train") & interactions["item"].isin(item_text)]
+    train = persona_interactions(interactions, lag)
+    train = train[train["item"].isin(item_text)]
     train = train.sort_values(["user", "item"], kind="stable")  # the store returns rows in no fixed order
     out: dict[str, np.ndarray] = {}
     for user, items in train.groupby("user", sort=True)["item"]:

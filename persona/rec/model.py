@@ -159,6 +159,7 @@ class SASRecRecommender(SequentialRecommender):
             user_mode=self.user_mode,
             n_users=inter.n_users,
             user_table=user_table,
+            persona_window=s.persona_lag if self.user_mode == "fixed" else 0,
         ).to(self.device)
 
     def training_tensors(self, inter: Interactions) -> tuple[Tensor, Tensor, Tensor]:
@@ -197,7 +198,9 @@ class SASRecRecommender(SequentialRecommender):
                 "no user has a validation target; training %d epochs without early stopping", s.epochs
             )
             es_valid = None
-        windows = training_windows(inter, s.max_len, persona=self.user_mode != "none")
+        windows = training_windows(
+            inter, s.max_len, persona=self.user_mode != "none", lag=s.persona_lag if self.user_mode == "fixed" else 0
+        )
         ckpt = (
             TrainingCheckpoint(
                 self.checkpoint,

@@ -236,6 +236,9 @@ class SASRec(nn.Module):
         n_users: rows of the learned user table (``'learned'``).
         d_user: user vector size; for ``'learned'`` default ``hidden``, for ``'fixed'`` the table's width.
         user_table: ``[n_users, d_user]`` fixed user vectors (``'fixed'``).
+        persona_window: ``0``: every position attends to the persona token; ``m > 0``: only the last ``m``
+            item positions of a window do (the leakage guard of ``RecSettings.persona_lag``: those positions
+            predict the items the persona was learned without).
 
     Attributes:
         fixed_users: the ``'fixed'`` user vectors (a buffer: saved, moved with the module, not trained).
@@ -264,6 +267,7 @@ class SASRec(nn.Module):
         n_users: int = 0,
         d_user: int | None = None,
         user_table: Tensor | None = None,
+        persona_window: int = 0,
     ) -> None:
         super().__init__()
         if n_items < 1:
@@ -272,6 +276,9 @@ class SASRec(nn.Module):
         self.max_len = max_len
         self.hidden = hidden
         self.user_mode: UserMode = user_mode
+        if persona_window < 0:
+            raise ValueError("persona_window must be >= 0")
+        self.persona_window = persona_window
         self.item_emb = nn.Embedding(n_items + 1, hidden, padding_idx=0)
         self.pos_emb = nn.Embedding(max_len, hidden)
         self.text_proj: nn.Linear | None = None
@@ -361,13 +368,16 @@ class SASRec(nn.Module):
             return self.user_table(user)
         raise ValueError("this SASRec has no user input (user_mode='none')")
 
-    def forward(self, seq: Tensor, user: Tensor | None = None) -> Tensor:
+    def forward(self, seq: Tensor, user: Tensor | None = None, persona_on: Tensor | None = None) -> Tensor:
         """Hidden states for every slot.
 
         Args:
             seq: ``[B, T]`` right-aligned item indices (0 = padding), ``T <= max_len``.
             user: for a persona model, ``[B]`` user indices (int) or ``[B, d_user]`` user vectors (float);
                 must be ``None`` when ``user_mode='none'``.
+            persona_on: ``[B]`` bool, training only: ``False`` hides the persona token from every item
+                position of that window (a window whose targets the persona was learned from); ``None``:
+                visible (within ``persona_window``).
 
         Returns:
             ``[B, T, hidden]`` without a persona token; ``[B, T + 1, hidden]`` with one (slot 0 = persona).
@@ -398,6 +408,15 @@ class SASRec(nn.Module):
         causal = torch.ones(t, t, dtype=torch.bool, device=seq.device).tril()
         eye = torch.eye(t, dtype=torch.bool, device=seq.device)
         mask = (causal[None] & valid[:, None, :]) | eye[None]  # [B, Tq, Tk]
+        if self.has_user and (self.persona_window or persona_on is not None):
+            sees = torch.ones(b, t, dtype=torch.bool, device=seq.device)
+            if self.persona_window:
+                sees &= (torch.arange(t, device=seq.device) >= t - self.persona_window)[None]
+            if persona_on is not None:
+                sees &= persona_on.to(torch.bool)[:, None]
+            sees[:, 0] = True  # the persona slot itself
+            mask = mask.clone()
+            mask[:, :, 0] &= sees
         mask = mask[:, None]  # broadcast over heads
         for blk in self.blocks:
             x = blk(x, mask, keep)
@@ -419,6 +438,7 @@ class SASRec(nn.Module):
         kind: Literal["ce", "bce", "sampled"] = "ce",
         n_neg: int = 1,
         generator: torch.Generator | None = None,
+        persona_on: Tensor | None = None,
     ) -> Tensor:
         """Next-item training loss over every non-padding target slot.
 
@@ -436,11 +456,12 @@ class SASRec(nn.Module):
                 grow with the catalogue: the option for catalogues of 10⁵ items and more.
             n_neg: negatives per target for ``'bce'``; per batch for ``'sampled'``.
             generator: RNG for negative sampling.
+            persona_on: as in :meth:`forward`.
 
         Returns:
             Mean loss (scalar).
         """
-        h = self(seq, user)
+        h = self(seq, user, persona_on)
         if targets.shape != h.shape[:2]:
             raise ValueError(f"targets have shape {tuple(targets.shape)}; expected {tuple(h.shape[:2])}")
         sel = targets > 0

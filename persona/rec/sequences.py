@@ -333,6 +333,23 @@ class Interactions:
                 out.append(part)
         return np.asarray(users, dtype=np.int64), out
 
+    def persona_items(self, lag: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+        """What a fixed user vector may be learned from: per user, its ``train`` items in order, less the last
+        ``lag`` (``RecSettings.persona_lag``; the retriever predicts exactly those from the vector).
+
+        Returns:
+            ``(user indices, item-index arrays)``; users left with no item are omitted.
+        """
+        users: list[int] = []
+        out: list[np.ndarray] = []
+        for u, (s, c) in enumerate(zip(self.seqs, self.codes)):
+            tr = s[c == TRAIN]
+            keep = tr[: len(tr) - lag] if lag > 0 else tr
+            if len(keep):
+                users.append(u)
+                out.append(keep)
+        return np.asarray(users, dtype=np.int64), out
+
     def targets(self, split: Literal["valid", "test"]) -> np.ndarray:
         """Per user, the target item index of ``split`` (0 when the user has none)."""
         code = _CODES[split]
