@@ -67,7 +67,7 @@ def test_windows_keep_the_persona_for_the_held_back_targets_only(sessions: bool)
     lag = 2
     w = training_windows(inter, max_len=3, persona=True, lag=lag)
     assert w.persona_on is not None
-    users, seqs = inter.train_sequences()
+    users, _ = inter.train_sequences()
     last = {u: k for k, u in enumerate(users.tolist())}
     for row in range(len(w)):
         u = int(w.users[row])
@@ -97,7 +97,7 @@ def test_vector_sources_leave_out_the_last_items() -> None:
     first = df[(df["user"] == "u0") & (df["pos"] < 2)]["item"]
     assert np.allclose(got["u0"], np.mean([text[i] for i in first], axis=0))
     inter = Interactions.from_frame(df)
-    users, items = inter.persona_items(2)
+    _, items = inter.persona_items(2)
     assert [len(x) for x in items] == [2, 3, 4]
     assert persona_interactions(df, 0).equals(df[df["split"] == "train"])
     rated = pa.table({"src": ["a", "a", "a", "b"], "dst": ["x", "y", "z", "x"], "pos": [2, 0, 1, 0]})
