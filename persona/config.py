@@ -163,13 +163,14 @@ class RecSettings(BaseModel):
     )
     item_emb: Literal["random", "text"] = Field("text", description="Retriever's item initialisation.")
     persona_lag: int = Field(
-        0,
+        3,
         ge=0,
         description="Leakage guard for fixed user vectors (kg, llm, meantext, lightgcn, kg_ui): the vectors are learned "
         "without each user's last `persona_lag` training items, and the retriever lets only its last `persona_lag` "
         "positions (those predicting exactly the items the vector never saw) attend to the persona token. 0: the "
-        "vector is learned from every training item and every position sees it (the paper's setup, in which the "
-        "persona contains each training target).",
+        "paper's setup, the vector learned from every training item and seen by every position; it then contains "
+        "each training target, and the retriever learns to find targets in it (Amazon-KG Books: validation "
+        "NDCG@10 0.03 for the mean-text persona at 0, 0.110 at 3 and at 6, 0.101 at 1; None/Text 0.111).",
     )
     candidates: int = Field(100, description="Candidates passed from retriever to reranker.")
     final_stage: Literal["fusion", "paper"] = Field(

@@ -26,10 +26,15 @@ def test_informative_personas_beat_no_user_embedding() -> None:
         "seed": 0,
     }
     plain = SASRecRecommender(user_variant="none", **common).fit(inter, valid=False)
-    persona = SASRecRecommender(user_variant="kg", user_emb=vecs, **common).fit(inter, valid=False)
+    # planted taste vectors were not learned from the training items: nothing to guard (persona_lag 0) …
+    persona = SASRecRecommender(user_variant="kg", user_emb=vecs, persona_lag=0, **common).fit(inter, valid=False)
+    # … and with the default guard only the positions of each user's last 3 training items learn from them
+    guarded = SASRecRecommender(user_variant="kg", user_emb=vecs, **common).fit(inter, valid=False)
     m0 = plain.evaluate("test", ks=(3, 10), sampled=0)
     m1 = persona.evaluate("test", ks=(3, 10), sampled=0)
+    m2 = guarded.evaluate("test", ks=(3, 10), sampled=0)
     # 30 taste items are equally likely without the persona (HR@10 about 1/3); with it, 3 are
     assert m0["hr@10"] < 0.5
     assert m1["hr@10"] >= 0.95 and m1["hr@3"] >= 0.9
     assert m1["ndcg@10"] > m0["ndcg@10"] + 0.3
+    assert m2["hr@10"] >= 0.9 and m2["ndcg@10"] > m0["ndcg@10"] + 0.2
