@@ -38,7 +38,7 @@ def test_personas_recover_planted_tastes(tmp_path: Path) -> None:
     store.init_schema()
     store.load(generate_demo(users=600, items=320, tastes=6, seed=0))
     res = train_personas(store, s, workdir=s.workdir)
-    data, _ = export_graph(store)
+    data, _ = export_graph(store, lag=s.rec.persona_lag)  # the graph the personas were learned from
     ablation = train_hdgi(data, s.hdgi.model_copy(update={"item_features": "random"}), seed=0)
     assert ablation.user_ids == res.user_ids
     rep = planted_taste_report(store, res.user_ids, res.personas, ablation=ablation.personas)

@@ -38,6 +38,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("similarity")
     s = Settings(store=f"embedded:{tmp / 'kg.db'}", workdir=tmp / "work")
     s.hdgi = small_settings(epochs=40, hidden=32, heads=4)
+    # personas from every training item, as the oracle above (the retriever's leakage guard, which holds
+    # each user's last 3 back, is tested in tests/rec/test_persona_lag.py; with it this store gives 0.89)
+    s.rec = s.rec.model_copy(update={"persona_lag": 0})
     store = open_store(s.store)
     store.init_schema()
     store.load(generate_demo(users=300, items=160, tastes=4, seed=3, history=(15, 40)))

@@ -47,13 +47,16 @@ def test_train_personas_writes_back_and_serves_sessions(demo_store, settings) ->
     hits = demo_store.vector_search("User", "persona", vec, k=3)
     assert hits[0][0] == uid and hits[0][1] == pytest.approx(1.0, abs=1e-4)
     # the saved model embeds an anonymous session without the store
-    hist = training_histories(demo_store)[uid]
+    hist = training_histories(demo_store, settings.rec.persona_lag)[uid]  # what the persona was learned from
     v = infer_persona(settings, hist, run_id=res.run_id)
     assert v.shape == (32,) and float(v @ vec / np.linalg.norm(v) / np.linalg.norm(vec)) > 0.9
     assert load_persona_model(settings.workdir, res.run_id).run_id == res.run_id
     assert not (Path(settings.workdir) / "personas" / "latest").exists()  # runs are named, never "the latest"
     run = json.loads((Path(settings.workdir) / "personas" / res.run_id / "run.json").read_text())
-    assert run["graph"]["rated_train"] == sum(len(h) for h in training_histories(demo_store).values())
+    lag = run["persona_lag"]
+    assert lag == settings.rec.persona_lag == 3  # each user's last 3 training items are held back
+    assert run["graph"]["rated_train"] == sum(len(h) for h in training_histories(demo_store, lag).values())
+    assert run["graph"]["rated_train"] < sum(len(h) for h in training_histories(demo_store).values())
 
     # a second run re-encodes nothing and rewrites no embedding
     again = train_personas(demo_store, settings, workdir=settings.workdir)
@@ -96,7 +99,7 @@ def test_extractive_summaries_and_their_vectors(demo_store, settings) -> None:
             "MATCH (u:User) RETURN u.id AS id, u.llm_summary AS s, u.llm_summary_source AS src"
         )
     }
-    assert {r["src"] for r in rows.values()} == {"extractive"}
+    assert {r["src"] for r in rows.values()} == {"extractive; lag 3"}  # without each user's last 3 items
     # the summary names the genre that dominates the user's training history
     genres = {
         r["i"]: r["g"]
@@ -104,7 +107,7 @@ def test_extractive_summaries_and_their_vectors(demo_store, settings) -> None:
             "MATCH (i:Item)-[:HAS_GENRE]->(g:Genre) WHERE g.id <> 'Fiction' AND g.id <> 'Nonfiction' RETURN i.id AS i, g.name AS g"
         )
     }
-    uid, hist = next(iter(training_histories(demo_store).items()))
+    uid, hist = next(iter(training_histories(demo_store, settings.rec.persona_lag).items()))
     top = max({genres[i] for i in hist if i in genres}, key=lambda g: sum(genres.get(i) == g for i in hist))
     assert top in rows[uid]["s"].split(", ")
     again = user_summary_vectors(demo_store, settings)  # stored summaries are reused
@@ -120,6 +123,12 @@ def test_llm_descriptions_and_summaries(demo_store, settings) -> None:
         prompts = [b["messages"][0]["content"] for b in srv.requests]
     desc = demo_store.run("MATCH (i:Item) RETURN i.generated_description AS d")
     assert all(r["d"].startswith("ECHO: ") and r["d"].endswith("Response:") for r in desc)
-    assert set(df["llm_summary_source"]) == {"llm:tiny-llm"}
+    # users whose whole training history is held back (3 items or fewer) get no prompt and an empty summary
+    kept = training_histories(demo_store, settings.rec.persona_lag)
+    n_kept = len(kept)
+    empty = df[df["llm_summary"] == ""]
+    assert len(df) == 120 and len(empty) == 120 - n_kept
+    assert set(df.drop(empty.index)["llm_summary_source"]) == {"llm:tiny-llm; lag 3"}
     user_prompts = [p for p in prompts if p.startswith("Based on the titles")]
-    assert len(user_prompts) == 120 and "\n1. " in user_prompts[0]
+    # one request per distinct history (the client asks once per distinct prompt)
+    assert len(user_prompts) == len({tuple(h) for h in kept.values()}) and "\n1. " in user_prompts[0]
