@@ -202,6 +202,8 @@ def test_summary_source_label():
     assert summary_source_label("llm:Qwen/Qwen3-8B") == "LLM summary (Qwen/Qwen3-8B)"
     assert summary_source_label("extractive") == "Extractive summary (no LLM configured)"
     assert summary_source_label(None) == "source unknown"
+    assert summary_source_label("extractive; lag 3") == "Extractive summary (no LLM configured, without the last 3 training items)"
+    assert summary_source_label("llm:m; lag 2") == "LLM summary (m, without the last 2 training items)"
 
 
 def test_session_rows_shapes():
