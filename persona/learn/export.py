@@ -284,12 +284,15 @@ _HDGI = HDGISettings()  # max_sample / hub_quantile defaults: the [hdgi] setting
 
 
 def _drop_last(rated: pa.Table, lag: int) -> pa.Table:
-    """``rated`` less each user's last ``lag`` interactions by ``pos`` (``RecSettings.persona_lag``)."""
+    """``rated`` less each user's last ``lag`` interactions by ``pos``, never the first
+    (``RecSettings.persona_lag``)."""
     if lag <= 0 or rated.num_rows == 0:
         return rated
     df = pd.DataFrame({"src": rated["src"].to_numpy(zero_copy_only=False), "pos": rated["pos"].to_numpy(zero_copy_only=False)})
-    from_end = df.groupby("src", sort=False)["pos"].rank(method="first", ascending=False).to_numpy()
-    return rated.filter(pa.array(from_end > lag))
+    g = df.groupby("src", sort=False)["pos"]
+    from_end = g.rank(method="first", ascending=False).to_numpy()
+    n = g.transform("size").to_numpy()
+    return rated.filter(pa.array(from_end > np.minimum(lag, n - 1)))  # the first interaction always stays
 
 
 def export_graph(

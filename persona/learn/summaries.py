@@ -94,15 +94,15 @@ def summary_source(kind: str, lag: int = 0) -> str:
 
 def training_histories(store: GraphStore, lag: int = 0) -> dict[str, list[str]]:
     """user id → training item ids in chronological order (``RATED.pos``); valid/test are excluded, and so
-    are each user's last ``lag`` training items (``RecSettings.persona_lag``)."""
+    are each user's last ``lag`` training items, never the first (``RecSettings.persona_lag``)."""
     r = _frame(store, "export_rated_train")
     if r.empty:
         return {}
     r = r.assign(src=r["src"].astype(str), dst=r["dst"].astype(str), pos=pd.to_numeric(r["pos"]).fillna(0))
     r = r.sort_values(["src", "pos", "dst"], kind="stable")
     out = {u: g["dst"].tolist() for u, g in r.groupby("src", sort=True)}
-    if lag > 0:
-        out = {u: h[: len(h) - lag] for u, h in out.items() if len(h) > lag}
+    if lag > 0:  # the first item always stays
+        out = {u: h[: len(h) - min(lag, len(h) - 1)] for u, h in out.items()}
     return out
 
 
@@ -197,13 +197,6 @@ def summarise_users(
         df = pd.DataFrame(
             {"id": list(summ), "llm_summary": list(summ.values()), "llm_summary_source": summary_source("extractive", lag)}
         )
-    if lag > 0:
-        # users whose history is all held back get an empty summary of this source, not a stale one
-        empty = sorted(set(training_histories(store)) - set(df["id"]))
-        if empty:
-            df = pd.concat([df, pd.DataFrame({"id": empty, "llm_summary": "",
-                                              "llm_summary_source": summary_source("extractive", lag)})],
-                           ignore_index=True)
     if len(df):
         store.set_node_properties("User", df)
     return df

@@ -92,11 +92,11 @@ def training_windows(inter: Interactions, max_len: int, persona: bool, lag: int 
     persona token (``persona``) the persona slot of the window that starts the sequence predicts ``s[0]``.
 
     ``lag > 0`` (with ``persona``; ``RecSettings.persona_lag``): the persona was learned without the user's
-    last ``lag`` train items, so only they are honest targets for a position that sees it. The window that
-    ends the user's last training sequence keeps the persona (the module shows it to its last ``lag``
-    positions only, which predict exactly those items); every other window hides it (``persona_on`` False)
-    and trains as plain SASRec; the persona slot's own target ``s[0]`` is kept only when it is one of the
-    last ``lag`` items.
+    last ``min(lag, n - 1)`` train items, so only they are honest targets for a position that sees it. The
+    window that ends the user's last training sequence keeps the persona (the module shows it to its last
+    ``lag`` positions only, which predict exactly those items); every other window hides it (``persona_on``
+    False) and trains as plain SASRec; the persona slot's own target ``s[0]`` is kept only when it is one
+    of the held-back items (a last session short enough).
 
     Raises:
         ValueError: no sequence is long enough to give a training example.
@@ -105,6 +105,7 @@ def training_windows(inter: Interactions, max_len: int, persona: bool, lag: int 
     users, seqs = inter.train_sequences()
     guard = persona and lag > 0
     last_seq = {u: k for k, u in enumerate(users.tolist())}  # the user's last training sequence
+    n_train = {u: int((c == 0).sum()) for u, c in enumerate(inter.codes)}
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     us: list[int] = []
@@ -124,7 +125,8 @@ def training_windows(inter: Interactions, max_len: int, persona: bool, lag: int 
                 x[L - len(inp) :] = inp
                 y[len(y) - len(tgt) :] = tgt
             on = not guard or (last_seq[u] == k and e == n)
-            if persona and start == 0 and (not guard or (on and n <= lag)):
+            # under the guard slot 0 keeps its target only if that item was held back from the persona
+            if persona and start == 0 and (not guard or (on and n <= min(lag, n_train[u] - 1))):
                 y[0] = s[0]
             if (y > 0).any():
                 xs.append(x)

@@ -27,14 +27,21 @@ def _noop(_: str) -> None:
     pass
 
 
+def held_back(n: int | np.ndarray, lag: int) -> int | np.ndarray:
+    """How many of a user's ``n`` training items the leakage guard holds back: the last ``lag``, but always
+    leaving the first (so every user keeps a vector; ``RecSettings.persona_lag``)."""
+    return np.minimum(lag, np.maximum(np.asarray(n) - 1, 0)) if lag > 0 else np.zeros_like(np.asarray(n))
+
+
 def persona_interactions(interactions: pd.DataFrame, lag: int = 0) -> pd.DataFrame:
     """The interactions a user vector may be learned from: the ``train`` rows, less each user's last ``lag``
-    of them by ``pos`` (the leakage guard of ``RecSettings.persona_lag``)."""
+    of them by ``pos`` (at most all but the first; the leakage guard of ``RecSettings.persona_lag``)."""
     train = interactions[interactions["split"] == "train"]
     if lag <= 0:
         return train
-    from_end = train.groupby("user")["pos"].rank(method="first", ascending=False)
-    return train[from_end > lag]
+    g = train.groupby("user")["pos"]
+    from_end = g.rank(method="first", ascending=False).to_numpy()
+    return train[from_end > held_back(g.transform("size").to_numpy(), lag)]
 
 
 def interactions_frame(store: GraphStore) -> pd.DataFrame:
@@ -121,7 +128,7 @@ def mean_text_vectors(
 ) -> dict[str, np.ndarray]:
     """user → mean text vector of the user's **training** items (valid/test items never enter), the
     cheapest persona a user would try first; users whose training items have no text are left out.
-    ``lag``: leave out each user's last ``lag`` training items too (``RecSettings.persona_lag``)."""
+    ``lag``: leave out each user's last ``lag`` training items too, never the first (``RecSettings.persona_lag``)."""
     if not item_text:
         return {}
     train = persona_interactions(interactions, lag)

@@ -335,7 +335,8 @@ class Interactions:
 
     def persona_items(self, lag: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
         """What a fixed user vector may be learned from: per user, its ``train`` items in order, less the last
-        ``lag`` (``RecSettings.persona_lag``; the retriever predicts exactly those from the vector).
+        ``lag`` but never the first (``RecSettings.persona_lag``; the retriever predicts exactly the held-back
+        items from the vector).
 
         Returns:
             ``(user indices, item-index arrays)``; users left with no item are omitted.
@@ -344,7 +345,7 @@ class Interactions:
         out: list[np.ndarray] = []
         for u, (s, c) in enumerate(zip(self.seqs, self.codes)):
             tr = s[c == TRAIN]
-            keep = tr[: len(tr) - lag] if lag > 0 else tr
+            keep = tr[: len(tr) - min(lag, len(tr) - 1)] if lag > 0 else tr
             if len(keep):
                 users.append(u)
                 out.append(keep)

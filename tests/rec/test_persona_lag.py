@@ -21,7 +21,7 @@ from persona.learn.export import _drop_last
 from persona.learn.summaries import summary_source
 from persona.rec import Interactions, SASRecRecommender, split_sessions
 from persona.rec._training import training_windows
-from persona.rec.inputs import check_persona_lag, mean_text_vectors, persona_interactions
+from persona.rec.inputs import check_persona_lag, held_back, mean_text_vectors, persona_interactions
 from persona.rec.sasrec import SASRec
 
 
@@ -72,19 +72,22 @@ def test_windows_keep_the_persona_for_the_held_back_targets_only(sessions: bool)
     for row in range(len(w)):
         u = int(w.users[row])
         train = inter.seqs[u][inter.codes[u] == 0]
-        held_back = set(train[-lag:].tolist())
+        back = set(train[-lag:].tolist())
         if bool(w.persona_on[row]):
             # the window ends the user's last training sequence: its last `lag` targets are the held-back items
             seen = [int(t) for t in (*w.targets[row, -lag:].tolist(), int(w.targets[row, 0])) if t]
-            assert set(seen) <= held_back
+            assert set(seen) <= back
             if not sessions:
                 assert w.targets[row, -lag:].tolist() == train[-lag:].tolist()
             else:  # the last session holds exactly the two held-back items: slot 0 predicts the first
-                assert sorted(seen) == sorted(held_back)
+                assert sorted(seen) == sorted(back)
         else:
             assert int(w.targets[row, 0]) == 0  # the persona slot predicts nothing it was learned from
     assert int(w.persona_on.sum()) == len(last)  # one window per user sees the persona
     assert training_windows(inter, 3, persona=True).persona_on is None  # lag 0: the paper's setup
+    if not sessions:  # a lag longer than a history: the first item stays in the persona, slot 0 never predicts it
+        long = training_windows(inter, max_len=12, persona=True, lag=12)
+        assert (long.targets[:, 0] == 0).all() and bool(long.persona_on.all())
 
 
 def test_vector_sources_leave_out_the_last_items() -> None:
@@ -99,10 +102,16 @@ def test_vector_sources_leave_out_the_last_items() -> None:
     inter = Interactions.from_frame(df)
     _, items = inter.persona_items(2)
     assert [len(x) for x in items] == [2, 3, 4]
+    # a short history keeps its first item: 4 train items, lag 6 -> the persona is learned from 1
+    assert [len(x) for x in inter.persona_items(6)[1]] == [1, 1, 1]
+    assert persona_interactions(df, 6).groupby("user")["pos"].max().tolist() == [0, 0, 0]
+    assert len(mean_text_vectors(df, text, lag=6)) == 3
+    assert held_back(np.array([1, 2, 5]), 3).tolist() == [0, 1, 3]
     assert persona_interactions(df, 0).equals(df[df["split"] == "train"])
     rated = pa.table({"src": ["a", "a", "a", "b"], "dst": ["x", "y", "z", "x"], "pos": [2, 0, 1, 0]})
-    assert _drop_last(rated, 1).to_pydict() == {"src": ["a", "a"], "dst": ["y", "z"], "pos": [0, 1]}
+    assert _drop_last(rated, 1).to_pydict() == {"src": ["a", "a", "b"], "dst": ["y", "z", "x"], "pos": [0, 1, 0]}
     assert _drop_last(rated, 0) is rated
+    assert _drop_last(rated, 5).to_pydict() == {"src": ["a", "b"], "dst": ["y", "x"], "pos": [0, 0]}
     assert summary_source("extractive", 3) == "extractive; lag 3" and summary_source("llm:m") == "llm:m"
 
 
