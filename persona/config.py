@@ -166,7 +166,7 @@ class RecSettings(BaseModel):
         3,
         ge=0,
         description="Leakage guard for fixed user vectors (kg, llm, meantext, lightgcn, kg_ui): the vectors are learned "
-        "without each user's last `persona_lag` training items, and the retriever lets only its last `persona_lag` "
+        "without each user's last `persona_lag` training items (never the first: every user keeps a vector), and the retriever lets only its last `persona_lag` "
         "positions (those predicting exactly the items the vector never saw) attend to the persona token. 0: the "
         "paper's setup, the vector learned from every training item and seen by every position; it then contains "
         "each training target, and the retriever learns to find targets in it (Amazon-KG Books: validation "
