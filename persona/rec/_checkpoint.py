@@ -216,7 +216,8 @@ def read_model(path: str | Path, device: str) -> SavedModel:
         sessions=[x.numpy() for x in p["sessions"]] if p["sessions"] is not None else None,
     )
     return SavedModel(
-        settings=RecSettings.model_validate({**p["settings"], "device": device}),
+        # a model saved before the leakage guard existed was trained with every position seeing the persona
+        settings=RecSettings.model_validate({"persona_lag": 0, **p["settings"], "device": device}),
         inter=inter,
         state_dict=p["module"],
         d_text=int(p["d_text"]),

@@ -146,3 +146,18 @@ def test_stored_personas_of_another_lag_are_refused(store, tmp_path) -> None:  #
     check_persona_lag(store, 3)
     with pytest.raises(ConfigError, match=r"persona_lag = 3.*asks for 0.*PERSONA_REC__PERSONA_LAG=3"):
         check_persona_lag(store, 0)
+
+
+def test_a_model_saved_before_the_guard_loads_as_it_was_trained(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    df = _frame()
+    inter = Interactions.from_frame(df)
+    users = {u: np.random.default_rng(k).normal(size=8).astype(np.float32) for k, u in enumerate(inter.users)}
+    s = RecSettings(user_emb="kg", item_emb="random", persona_lag=0, epochs=1, hidden=8, blocks=1, max_len=5)
+    m = SASRecRecommender(s, user_emb=users).fit(inter, valid=False)
+    m.save(tmp_path / "m.pt")
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    del payload["settings"]["persona_lag"]  # the file format of earlier versions
+    torch.save(payload, tmp_path / "old.pt")
+    back = SASRecRecommender.load(tmp_path / "old.pt")
+    assert back.settings.persona_lag == 0 and back.module is not None and back.module.persona_window == 0
+    assert torch.equal(back.score(inter.users[:2]), m.score(inter.users[:2]))
