@@ -145,6 +145,12 @@ class RecSettings(BaseModel):
         "epochs, soon after their peak.",
     )
     eval_every: int = Field(1, description="Validate every N epochs.")
+    min_epochs: int = Field(
+        0,
+        ge=0,
+        description="Early stopping never ends training before this epoch (the best weights are still the ones "
+        "restored): validation can dip for several epochs while the learning rate is high.",
+    )
     loss: Literal["ce", "bce", "sampled"] = Field(
         "ce",
         description="'ce': cross-entropy over the whole catalogue (best; its cost grows with the catalogue); 'bce': the "

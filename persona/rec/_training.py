@@ -168,14 +168,15 @@ class TrainState:
     done: bool = False
     history: list[EpochRecord] = field(default_factory=list)
 
-    def observe(self, score: float, module: SASRec, patience: int) -> None:
-        """Early stopping: keep the weights of a new best ``score``; stop after ``patience`` without one."""
+    def observe(self, score: float, module: SASRec, patience: int, min_epochs: int = 0) -> None:
+        """Early stopping: keep the weights of a new best ``score``; stop after ``patience`` without one, but
+        not before epoch ``min_epochs``."""
         if score > self.best_score:
             self.best_score, self.best_epoch, self.bad = score, self.epoch, 0
             self.best_state = copy.deepcopy(module.state_dict())
         else:
             self.bad += 1
-            self.done = self.bad >= patience
+            self.done = self.bad >= patience and self.epoch >= min_epochs
 
 
 def _trim(x: Tensor, y: Tensor, persona: bool) -> tuple[Tensor, Tensor]:
@@ -282,7 +283,7 @@ def train_loop(
         evaluate_now = state.epoch % s.eval_every == 0 or state.epoch == s.epochs
         if validate is not None and evaluate_now:
             rec["valid_ndcg@10"] = score = validate()
-            state.observe(score, module, s.patience)
+            state.observe(score, module, s.patience, s.min_epochs)
         state.history.append(rec)
         if on_epoch is not None:
             on_epoch(rec)

@@ -61,3 +61,16 @@ def test_training_with_the_options_learns_the_chain(options: dict) -> None:
     s = RecSettings(user_emb="none", item_emb="random", epochs=15, hidden=16, blocks=1, **options)
     m = SASRecRecommender(s).fit(inter)
     assert m.evaluate("test")["hr@10"] > 0.6  # a ring walk is predictable; chance is 10/30
+
+
+def test_min_epochs_holds_early_stopping_back() -> None:
+    from persona.rec._training import TrainState
+    from persona.rec.sasrec import SASRec
+
+    m = SASRec(5, max_len=3, hidden=8)
+    st = TrainState()
+    for epoch, score in enumerate([0.3, 0.2, 0.1, 0.1, 0.1], start=1):
+        st.epoch = epoch
+        st.observe(score, m, patience=1, min_epochs=4)
+        assert st.done == (epoch >= 4)  # patience ran out at epoch 2, but not before epoch 4
+    assert st.best_epoch == 1 and st.best_score == 0.3
