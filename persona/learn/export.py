@@ -286,13 +286,12 @@ _HDGI = HDGISettings()  # max_sample / hub_quantile defaults: the [hdgi] setting
 def _drop_last(rated: pa.Table, lag: int) -> pa.Table:
     """``rated`` less each user's last ``lag`` interactions by ``pos``, never the first
     (``RecSettings.persona_lag``)."""
+    from persona.rec.sequences import kept_for_persona
+
     if lag <= 0 or rated.num_rows == 0:
         return rated
-    df = pd.DataFrame({"src": rated["src"].to_numpy(zero_copy_only=False), "pos": rated["pos"].to_numpy(zero_copy_only=False)})
-    g = df.groupby("src", sort=False)["pos"]
-    from_end = g.rank(method="first", ascending=False).to_numpy()
-    n = g.transform("size").to_numpy()
-    return rated.filter(pa.array(from_end > np.minimum(lag, n - 1)))  # the first interaction always stays
+    return rated.filter(pa.array(kept_for_persona(rated["src"].to_numpy(zero_copy_only=False),
+                                                  rated["pos"].to_numpy(zero_copy_only=False), lag)))
 
 
 def export_graph(

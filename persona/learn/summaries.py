@@ -86,6 +86,11 @@ def item_features(store: GraphStore, *, per_item: int = 6) -> dict[str, list[str
     return {k: list(dict.fromkeys(v))[:per_item] for k, v in out.items()}
 
 
+def _persona_lag(settings: Any) -> int:
+    """``settings.rec.persona_lag`` (0 for settings objects without a ``rec`` section)."""
+    return int(getattr(getattr(settings, "rec", None), "persona_lag", 0) or 0)
+
+
 def summary_source(kind: str, lag: int = 0) -> str:
     """The ``User.llm_summary_source`` tag: ``extractive`` or ``llm:<model>``, plus ``; lag N`` when each
     user's last ``N`` training items were held back (``RecSettings.persona_lag``)."""
@@ -98,12 +103,11 @@ def training_histories(store: GraphStore, lag: int = 0) -> dict[str, list[str]]:
     r = _frame(store, "export_rated_train")
     if r.empty:
         return {}
+    from persona.rec.sequences import kept_for_persona
+
     r = r.assign(src=r["src"].astype(str), dst=r["dst"].astype(str), pos=pd.to_numeric(r["pos"]).fillna(0))
-    r = r.sort_values(["src", "pos", "dst"], kind="stable")
-    out = {u: g["dst"].tolist() for u, g in r.groupby("src", sort=True)}
-    if lag > 0:  # the first item always stays
-        out = {u: h[: len(h) - min(lag, len(h) - 1)] for u, h in out.items()}
-    return out
+    r = r[kept_for_persona(r["src"], r["pos"], lag)].sort_values(["src", "pos", "dst"], kind="stable")
+    return {u: g["dst"].tolist() for u, g in r.groupby("src", sort=True)}
 
 
 def describe_items(
@@ -170,7 +174,7 @@ def summarise_users(
     Returns:
         DataFrame ``id, llm_summary, llm_summary_source``.
     """
-    lag = int(getattr(getattr(settings, "rec", None), "persona_lag", 0) or 0)
+    lag = _persona_lag(settings)
     hist = training_histories(store, lag)
     feats = item_features(store)
     if settings.llm.url:
@@ -221,7 +225,7 @@ def user_summary_vectors(
     """
     workdir = Path(workdir if workdir is not None else settings.workdir)
     info = _frame(store, "export_user_info")
-    lag = int(getattr(getattr(settings, "rec", None), "persona_lag", 0) or 0)
+    lag = _persona_lag(settings)
     want = summary_source(f"llm:{settings.llm.model}" if settings.llm.url else "extractive", lag)
     have = info["llm_summary_source"].map(lambda v: str(v) if _present(v) else "")
     if refresh or info.empty or not (have == want).all():

@@ -24,7 +24,7 @@ from typing_extensions import NotRequired, TypedDict  # typing has both from Pyt
 from persona.config import RecSettings
 
 from .sasrec import SASRec
-from .sequences import Interactions
+from .sequences import TRAIN, Interactions, held_back
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,9 @@ def training_windows(inter: Interactions, max_len: int, persona: bool, lag: int 
     L = max_len
     users, seqs = inter.train_sequences()
     guard = persona and lag > 0
-    last_seq = {u: k for k, u in enumerate(users.tolist())}  # the user's last training sequence
-    n_train = {u: int((c == 0).sum()) for u, c in enumerate(inter.codes)}
+    # under the guard: each user's last training sequence, and how many of its items the persona lacks
+    last_seq = {u: k for k, u in enumerate(users.tolist())} if guard else {}
+    back = held_back(np.asarray([int((c == TRAIN).sum()) for c in inter.codes]), lag) if guard else None
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []
     us: list[int] = []
@@ -126,7 +127,7 @@ def training_windows(inter: Interactions, max_len: int, persona: bool, lag: int 
                 y[len(y) - len(tgt) :] = tgt
             on = not guard or (last_seq[u] == k and e == n)
             # under the guard slot 0 keeps its target only if that item was held back from the persona
-            if persona and start == 0 and (not guard or (on and n <= min(lag, n_train[u] - 1))):
+            if persona and start == 0 and (back is None or (on and n <= back[u])):
                 y[0] = s[0]
             if (y > 0).any():
                 xs.append(x)

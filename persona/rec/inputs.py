@@ -15,7 +15,7 @@ from persona.config import Settings
 from persona.errors import ConfigError, ModelError
 from persona.kgstore import GraphStore
 
-from .sequences import Interactions
+from .sequences import Interactions, kept_for_persona
 from .splits import split_sessions
 
 __all__ = ["interactions_frame", "load_interactions", "mean_text_vectors", "user_vectors", "vectors"]
@@ -27,21 +27,11 @@ def _noop(_: str) -> None:
     pass
 
 
-def held_back(n: int | np.ndarray, lag: int) -> int | np.ndarray:
-    """How many of a user's ``n`` training items the leakage guard holds back: the last ``lag``, but always
-    leaving the first (so every user keeps a vector; ``RecSettings.persona_lag``)."""
-    return np.minimum(lag, np.maximum(np.asarray(n) - 1, 0)) if lag > 0 else np.zeros_like(np.asarray(n))
-
-
 def persona_interactions(interactions: pd.DataFrame, lag: int = 0) -> pd.DataFrame:
     """The interactions a user vector may be learned from: the ``train`` rows, less each user's last ``lag``
     of them by ``pos`` (at most all but the first; the leakage guard of ``RecSettings.persona_lag``)."""
     train = interactions[interactions["split"] == "train"]
-    if lag <= 0:
-        return train
-    g = train.groupby("user")["pos"]
-    from_end = g.rank(method="first", ascending=False).to_numpy()
-    return train[from_end > held_back(g.transform("size").to_numpy(), lag)]
+    return train if lag <= 0 else train[kept_for_persona(train["user"], train["pos"], lag)]
 
 
 def interactions_frame(store: GraphStore) -> pd.DataFrame:

@@ -127,6 +127,12 @@ class SASRecRecommender(SequentialRecommender):
         """How users enter the module: ``'none'``, ``'learned'`` (random variant) or ``'fixed'`` (llm/kg)."""
         return {"none": "none", "random": "learned"}.get(self.settings.user_emb, "fixed")  # type: ignore[return-value]
 
+    @property
+    def _persona_lag(self) -> int:
+        """The leakage guard's lag: ``settings.persona_lag`` for fixed user vectors (learned from the
+        training items), 0 otherwise (a learned table or no user input)."""
+        return self.settings.persona_lag if self.user_mode == "fixed" else 0
+
     # ------------------------------------------------------------------ building
 
     def _build(self, inter: Interactions) -> SASRec:
@@ -159,7 +165,7 @@ class SASRecRecommender(SequentialRecommender):
             user_mode=self.user_mode,
             n_users=inter.n_users,
             user_table=user_table,
-            persona_window=s.persona_lag if self.user_mode == "fixed" else 0,
+            persona_window=self._persona_lag,
         ).to(self.device)
 
     def training_tensors(self, inter: Interactions) -> tuple[Tensor, Tensor, Tensor]:
@@ -198,9 +204,7 @@ class SASRecRecommender(SequentialRecommender):
                 "no user has a validation target; training %d epochs without early stopping", s.epochs
             )
             es_valid = None
-        windows = training_windows(
-            inter, s.max_len, persona=self.user_mode != "none", lag=s.persona_lag if self.user_mode == "fixed" else 0
-        )
+        windows = training_windows(inter, s.max_len, persona=self.user_mode != "none", lag=self._persona_lag)
         ckpt = (
             TrainingCheckpoint(
                 self.checkpoint,

@@ -415,7 +415,6 @@ class SASRec(nn.Module):
             if persona_on is not None:
                 sees &= persona_on.to(torch.bool)[:, None]
             sees[:, 0] = True  # the persona slot itself
-            mask = mask.clone()
             mask[:, :, 0] &= sees
         mask = mask[:, None]  # broadcast over heads
         for blk in self.blocks:

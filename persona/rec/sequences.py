@@ -32,7 +32,7 @@ import pandas as pd
 
 from ._arrays import int_column, pad_left, stack_vectors
 
-__all__ = ["EvalSet", "InputSplit", "Interactions", "Split", "pad_left"]
+__all__ = ["EvalSet", "InputSplit", "Interactions", "Split", "held_back", "kept_for_persona", "pad_left"]
 
 Split = Literal["train", "valid", "test"]
 InputSplit = Literal["valid", "test", "all"]
@@ -40,6 +40,23 @@ InputSplit = Literal["valid", "test", "all"]
 TRAIN, VALID, TEST = 0, 1, 2
 _CODES = {"train": TRAIN, "valid": VALID, "test": TEST}
 REQUIRED_COLUMNS = ("user", "item", "pos", "split")
+
+
+def held_back(n: int | np.ndarray, lag: int) -> np.ndarray:
+    """How many of a user's ``n`` training items the leakage guard holds back from the user's vector: the
+    last ``lag``, but never the first, so every user keeps a vector (``RecSettings.persona_lag``)."""
+    n = np.asarray(n)
+    return np.minimum(lag, np.maximum(n - 1, 0)) if lag > 0 else np.zeros_like(n)
+
+
+def kept_for_persona(users: np.ndarray | pd.Series, pos: np.ndarray | pd.Series, lag: int) -> np.ndarray:
+    """Mask of the training interactions ``(users[k], pos[k])`` a user vector may be learned from: all but
+    each user's :func:`held_back` last ones by ``pos``."""
+    if lag <= 0:
+        return np.ones(len(users), dtype=bool)
+    g = pd.DataFrame({"u": np.asarray(users), "p": np.asarray(pos)}).groupby("u", sort=False)["p"]
+    from_end = g.rank(method="first", ascending=False).to_numpy()
+    return from_end > held_back(g.transform("size").to_numpy(), lag)
 
 
 @dataclass(frozen=True)
@@ -345,7 +362,7 @@ class Interactions:
         out: list[np.ndarray] = []
         for u, (s, c) in enumerate(zip(self.seqs, self.codes)):
             tr = s[c == TRAIN]
-            keep = tr[: len(tr) - min(lag, len(tr) - 1)] if lag > 0 else tr
+            keep = tr[: len(tr) - int(held_back(len(tr), lag))]
             if len(keep):
                 users.append(u)
                 out.append(keep)

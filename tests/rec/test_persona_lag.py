@@ -21,8 +21,9 @@ from persona.learn.export import _drop_last
 from persona.learn.summaries import summary_source
 from persona.rec import Interactions, SASRecRecommender, split_sessions
 from persona.rec._training import training_windows
-from persona.rec.inputs import check_persona_lag, held_back, mean_text_vectors, persona_interactions
+from persona.rec.inputs import check_persona_lag, mean_text_vectors, persona_interactions
 from persona.rec.sasrec import SASRec
+from persona.rec.sequences import held_back
 
 
 def _frame(n_users: int = 6) -> pd.DataFrame:
