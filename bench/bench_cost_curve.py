@@ -18,7 +18,9 @@ seconds per epoch (the number of epochs is a setting). Reported per scale: sizes
 stage, and each stage's seconds per 1,000 (interactions + triples), whose growth across scales says
 whether the stage is linear.
 
-Run: ``python bench/bench_cost_curve.py [--scales 1,3,10] [--epochs 2] [--sampled]``.
+Run: ``python bench/bench_cost_curve.py [--scales 1,3,10] [--epochs 2] [--sampled] [--merge]``; with
+``--merge`` the points of other scales already in the JSON are kept (each point names its commit), so one
+long scale can be measured on its own.
 Writes ``bench/results/cost_curve.json``. Targets: time no faster than linear in interactions + triples,
 peak memory ≤ 8 GiB at 10×.
 """
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result
+from _common import RESULTS, commit, write_result
 
 BENCH = Path(__file__).resolve().parent
 
@@ -87,7 +89,7 @@ def one_scale(scale: float, epochs: int, sampled: bool, root: Path) -> dict[str,
         f"from persona.kgstore import open_store; g = planted_movies_tv(scale={scale}); "
         f"s = open_store({store!r}); s.init_schema(); s.load(g); s.close()"
     )
-    res: dict[str, Any] = {"scale": scale}
+    res: dict[str, Any] = {"scale": scale, "commit": commit(), "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
     res["ingest"] = _stage([sys.executable, "-c", build], work, env)
     res["sizes"] = _sizes(store)
     print(f"scale {scale:g}: {res['sizes']}, ingest {res['ingest']['seconds']} s", flush=True)
@@ -123,11 +125,18 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--sampled", action="store_true")
     ap.add_argument("--work", default=None)
+    ap.add_argument("--merge", action="store_true", help="keep the earlier points of other scales")
     args = ap.parse_args()
     root = Path(args.work or tempfile.mkdtemp(prefix="persona-cost-"))
-    points = []
-    for sc in [float(x) for x in args.scales.split(",")]:
+    scales = [float(x) for x in args.scales.split(",")]
+    earlier: list[dict[str, Any]] = []
+    if args.merge and (RESULTS / "cost_curve.json").is_file():
+        old = json.loads((RESULTS / "cost_curve.json").read_text())
+        earlier = [{"commit": old.get("commit"), **p} for p in old.get("points", []) if p["scale"] not in scales]
+    points = list(earlier)
+    for sc in scales:
         points.append(one_scale(sc, args.epochs, args.sampled, root))
+        points.sort(key=lambda p: p["scale"])
         out = write_result("cost_curve", {"epochs": args.epochs, "points": points, "targets": {"peak_gib_at_10x": 8}})
     base = points[0]
     for p in points[1:]:

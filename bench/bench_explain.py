@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--store", choices=["embedded", "neo4j"], default="embedded")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    from persona.explain import explain, load_index, reasons
+    from persona.explain import explain_reasons, load_index
     from persona.kgstore import open_store
     from persona.pipeline import write_recommendations
 
@@ -83,7 +83,7 @@ def main() -> None:
         write_recommendations(store, recs, "bench")
         plain.append(time.perf_counter() - t)
         t = time.perf_counter()
-        why = reasons(explain(load_index(store), recs[["user", "item"]]))
+        why = explain_reasons(load_index(store), recs[["user", "item"]])
         compute.append(time.perf_counter() - t)
         full = recs.merge(why, on=["user", "item"], how="left")
         t = time.perf_counter()

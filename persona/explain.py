@@ -43,6 +43,9 @@ NO_PATH = "no graph path: ranked from the session sequence"
 #: How much the number of history items sharing the evidence counts, on a log scale: small, so that one
 #: shared director (specific) still outranks a category fourteen history items share (generic).
 COUNT_WEIGHT = 0.25
+#: Pairs explained at once: the sparse products over a chunk (pairs × entities, users × pairs) and its paths
+#: are what an explanation holds in memory, so a chunk bounds it (≈ 0.4 GiB here) whatever the number of lists.
+PAIR_CHUNK = 20_000
 #: Item-item relationship types that explain directly (SIMILAR is the run's own output: never evidence).
 ITEM_ITEM_TYPES = ("ALSO_BUY", "ALSO_VIEW", "PREVIOUS_WORK", "SUBSEQUENT_WORK")
 #: Verbs for the sentence of a shared-entity path, by relationship type.
@@ -222,6 +225,35 @@ def explain(
     """
     if k < 1:
         raise ConfigError(f"--k must be at least 1, got {k}")
+    a_bin = (index.item_entity > 0).astype(np.float64).tocsr()
+    a_csc = index.item_entity.tocsc()
+    a_csc.sort_indices()
+    out: dict[tuple[str, str], list[Path]] = {}
+    for start in range(0, len(pairs), PAIR_CHUNK):
+        out.update(_explain_part(index, pairs.iloc[start : start + PAIR_CHUNK], a_bin, a_csc, histories=histories,
+                                 similar=similar, attention=attention, k=k))
+    return out
+
+
+def explain_reasons(index: GraphIndex, pairs: pd.DataFrame, *, keep: int = 2) -> pd.DataFrame:
+    """:func:`reasons` of :func:`explain` for ``pairs``, ``PAIR_CHUNK`` pairs at a time, so memory stays that of
+    one chunk's paths however many lists are explained (the write-back of every user's list)."""
+    frames = [reasons(explain(index, pairs.iloc[start : start + PAIR_CHUNK]), keep=keep)
+              for start in range(0, len(pairs), PAIR_CHUNK)]
+    return pd.concat(frames, ignore_index=True) if frames else reasons({}, keep=keep)
+
+
+def _explain_part(
+    index: GraphIndex,
+    pairs: pd.DataFrame,
+    a_bin: sparse.csr_matrix,
+    a_csc: sparse.csc_matrix,
+    *,
+    histories: Mapping[str, Sequence[str]] | None,
+    similar: Mapping[str, Sequence[str]] | None,
+    attention: Mapping[str, Mapping[str, float]] | None,
+    k: int,
+) -> dict[tuple[str, str], list[Path]]:
     n = max(index.n_items, 2)
     log_n = math.log(n)
     users = pairs["user"].astype(str).tolist()
@@ -249,7 +281,6 @@ def explain(
     hist = (recency > 0).astype(np.float64).tocsr()
     urow = {u: j for j, u in enumerate(keys)}
     p_rows = np.array([urow[u] for u in users], dtype=np.int64)
-    a_bin = (index.item_entity > 0).astype(np.float64).tocsr()
     counts = (hist @ a_bin).tocsr()  # users × entities: history items reaching each entity
     shared = a_bin[r_idx].multiply(counts[p_rows]).tocsr()  # pairs × entities: n sharing
     direct = index.item_item[r_idx].multiply(hist[p_rows]).tocsr()  # pairs × items: direct links to history
@@ -280,8 +311,6 @@ def explain(
     lab_of = {lab: j for j, lab in enumerate(labels)}
     ent_lab = np.array([lab_of[lab] for lab, _ in index.entities], dtype=np.int64)
     shares: dict[str, tuple[np.ndarray, float, float]] = {}
-    a_csc = index.item_entity.tocsc()
-    a_csc.sort_indices()
     for u in keys:
         att = att_all.get(u, {})
         shares[u] = (np.array([label_attention(att, lab) for lab in labels]), label_attention(att, "I-I"),

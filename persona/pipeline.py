@@ -131,7 +131,7 @@ def train(
             log("final list: the reranker's own ranking (on validation it beat every fusion with the retriever)")
         atomic_save(lambda obj, fh: fh.write(json.dumps(obj, indent=2).encode()), final, run_dir / "final.json")
 
-        from persona.explain import explain, load_index, reasons
+        from persona.explain import explain_reasons, load_index
         from persona.rec.pipeline import test_ranks
         from persona.similarity import write_similar
 
@@ -147,7 +147,7 @@ def train(
             store, test_ranks(retriever, reranker, weight=out.final_weight, fallback=out.final_fallback), run_id)
         t1 = time.perf_counter()
         log(f"explanations: graph paths for {len(recs):,} recommended items")
-        why = reasons(explain(load_index(store), recs[["user", "item"]]))
+        why = explain_reasons(load_index(store), recs[["user", "item"]])
         timings["explain_s"] = time.perf_counter() - t1
         log(f"write-back: {len(recs):,} RECOMMENDED edges with their reasons")
         written["RECOMMENDED"] = write_recommendations(store, recs.merge(why, on=["user", "item"], how="left"), run_id)

@@ -31,7 +31,7 @@ def top_k_cosine(ids: list[str], mat: np.ndarray, k: int) -> pd.DataFrame:
     pos = {i: n for n, i in enumerate(ids)}
     if len(kept) < 2 or k < 1:
         return pd.DataFrame(columns=["src", "dst", "score", "rank"])
-    nb, sc = cosine_neighbours(x[[pos[i] for i in kept]], k, chunk=4096, return_scores=True)
+    nb, sc = cosine_neighbours(x[[pos[i] for i in kept]], k, return_scores=True)
     kk = nb.shape[1]
     return pd.DataFrame({
         "src": np.repeat(np.asarray(kept, dtype=object), kk),

@@ -288,6 +288,9 @@ def cosine_neighbours(
     x = _unit(vectors).astype(np.float32)
     n = len(x)
     k = min(k, n - 1)
+    # a chunk's similarity row block and argpartition's int64 indices are chunk × n each: cap the block at
+    # ~2²⁴ cells (≈ 0.2 GiB with its temporaries) so 100k users cost what 10k do
+    chunk = max(1, min(chunk, (1 << 24) // max(n, 1)))
     out = np.empty((n, k), dtype=np.int64)
     scores = np.empty((n, k), dtype=np.float32)
     for start in range(0, n, chunk):

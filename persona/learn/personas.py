@@ -37,6 +37,10 @@ Progress = Callable[[str, int, int], None]
 Log = Callable[[str], None]
 
 
+#: Nodes whose text embedding goes to the store in one call (see :func:`_write`).
+WRITE_ROWS = 10_000
+
+
 def _noop(_: str) -> None:
     pass
 
@@ -119,17 +123,15 @@ def encode_graph_text(
 
 
 def _write(store: GraphStore, label: str, df: pd.DataFrame, vecs: np.ndarray, model_key: str) -> int:
-    stale = _stale(df, vecs, model_key)
-    if not stale.any():
-        return 0
-    out = pd.DataFrame(
-        {
-            "id": df.loc[stale, "id"].astype(str).tolist(),
-            "text_emb": [v.tolist() for v in vecs[stale]],
-            "emb_model": model_key,
-        }
-    )
-    return int(store.set_node_properties(label, out))
+    rows = np.flatnonzero(_stale(df, vecs, model_key))
+    ids = df["id"].astype(str).to_numpy()
+    n = 0
+    # a few thousand rows at a time: the Python float lists a store takes cost ~8× the float32 matrix
+    for start in range(0, len(rows), WRITE_ROWS):
+        part = rows[start : start + WRITE_ROWS]
+        out = pd.DataFrame({"id": ids[part].tolist(), "text_emb": [v.tolist() for v in vecs[part]], "emb_model": model_key})
+        n += int(store.set_node_properties(label, out))
+    return n
 
 
 def _persona_dir(workdir: Path | str) -> Path:

@@ -245,3 +245,22 @@ def test_persona_model_takes_typed_settings(demo_data, tmp_path: Path) -> None:
     assert loaded.settings == pm.settings and loaded.centred
     with pytest.raises(TypeError, match="HDGISettings"):
         PersonaModel(pm.encoder, pm.data, pm.metapaths, pm.features, pm.settings.model_dump(), "x")  # type: ignore[arg-type]
+
+
+def test_corruption_gathers_shuffled_rows_without_copying(demo_data, monkeypatch) -> None:
+    """The corrupted view gathers ``x[perm[idx]]`` instead of materialising ``x[perm]``: the same
+    personas, bit for bit, as the copying shuffle (same permutations, same gathers), in mini-batches too."""
+    import persona.learn.hdgi.infomax as infomax
+
+    data, _ = demo_data
+    settings = small_settings(epochs=4, batch_users=16)
+    lazy = train_hdgi(data, settings, seed=2).personas
+    view = infomax._corrupt({"Item": data["Item"].x})[0]["Item"]
+    assert not isinstance(view, torch.Tensor) and view.size(0) == data["Item"].num_nodes
+    assert torch.equal(view[torch.arange(5)], data["Item"].x[view.perm[:5]])
+
+    def copying(x_dict, *args):
+        return ({k: v[torch.randperm(v.size(0), device=v.device)] for k, v in x_dict.items()}, *args)
+
+    monkeypatch.setattr(infomax, "_corrupt", copying)
+    assert np.array_equal(train_hdgi(data, settings, seed=2).personas, lazy)

@@ -124,6 +124,9 @@ def test_similarity_helpers() -> None:
     assert shifted["mean_pair_cosine"] > 0.95 and shifted["mean_to_spread"] > 10
     nb = cosine_neighbours(blobs, 5)
     assert nb.shape == (100, 5) and not (nb == np.arange(100)[:, None]).any()
+    # row blocks are a memory bound, not part of the answer: 7-row blocks give the same neighbours
+    nb7, sc7 = cosine_neighbours(blobs, 5, chunk=7, return_scores=True)
+    assert np.array_equal(nb7, nb) and np.allclose(sc7, cosine_neighbours(blobs, 5, return_scores=True)[1])
     with pytest.raises(ValueError, match="100 vectors but 3 labels"):
         taste_precision(blobs, [0, 1, 2])
 

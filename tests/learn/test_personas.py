@@ -63,8 +63,13 @@ def test_train_personas_writes_back_and_serves_sessions(demo_store, settings) ->
     assert again.extra["text_written"] == {lab: 0 for lab in res.extra["text_written"]}
 
 
-def test_text_is_rewritten_when_a_description_changes(demo_store, settings) -> None:
+def test_text_is_rewritten_when_a_description_changes(demo_store, settings, monkeypatch) -> None:
+    import persona.learn.personas as personas
+
+    monkeypatch.setattr(personas, "WRITE_ROWS", 5)  # written in parts (13 of them): every vector still lands
     assert encode_graph_text(demo_store, settings, workdir=settings.workdir)["Item"] == 64
+    stored = demo_store.frame_named("export_item_text")
+    assert stored["text_emb"].map(lambda v: v is not None and len(v) == 384).all()
     demo_store.set_node_properties(
         "Item",
         __import__("pandas").DataFrame({"id": ["B003000000"], "generated_description": ["A new text."]}),

@@ -101,3 +101,20 @@ def test_bad_ids_are_clear(index):
         explain(index, pd.DataFrame({"user": ["ghost"], "item": ["i1"]}))
     with pytest.raises(ConfigError, match="at least 1"):
         explain(index, _pairs("i5"), k=0)
+
+
+def test_explaining_in_chunks_gives_the_same_reasons(index, monkeypatch):
+    """The write-back explains every list a few thousand pairs at a time to bound memory: chunk borders
+    (one inside a user's list) change nothing, paths or reasons."""
+    import persona.explain as E
+
+    pairs = pd.DataFrame({"user": ["u1"] * 4 + ["u2", "u2", "u3"], "item": ["i5", "i6", "i4", "i7", "i1", "i3", "i6"]})
+    whole = explain(index, pairs)
+    expected = reasons(whole)
+    monkeypatch.setattr(E, "PAIR_CHUNK", 3)
+    assert {key: [p.as_dict() for p in ps] for key, ps in explain(index, pairs).items()} == \
+        {key: [p.as_dict() for p in ps] for key, ps in whole.items()}
+    got = E.explain_reasons(index, pairs)
+    pd.testing.assert_frame_equal(got, expected)
+    assert (got["reason"] != NO_PATH).sum() >= 4  # the fixture's paths are there, not only empty lists
+    assert E.explain_reasons(index, pairs.iloc[:0]).columns.tolist() == ["user", "item", "reason", "why"]
