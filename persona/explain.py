@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import sparse
 
 from persona.errors import ConfigError, NotFoundError
-from persona.kgstore import GraphStore
+from persona.kgstore import GraphStore, Progress
 
 NO_PATH = "no graph path: ranked from the session sequence"
 #: How much the number of history items sharing the evidence counts, on a log scale: small, so that one
@@ -235,11 +235,17 @@ def explain(
     return out
 
 
-def explain_reasons(index: GraphIndex, pairs: pd.DataFrame, *, keep: int = 2) -> pd.DataFrame:
+def explain_reasons(
+    index: GraphIndex, pairs: pd.DataFrame, *, keep: int = 2, progress: Progress | None = None
+) -> pd.DataFrame:
     """:func:`reasons` of :func:`explain` for ``pairs``, ``PAIR_CHUNK`` pairs at a time, so memory stays that of
-    one chunk's paths however many lists are explained (the write-back of every user's list)."""
-    frames = [reasons(explain(index, pairs.iloc[start : start + PAIR_CHUNK]), keep=keep)
-              for start in range(0, len(pairs), PAIR_CHUNK)]
+    one chunk's paths however many lists are explained (the write-back of every user's list); ``progress``
+    hears ``("explanations", pairs done, pairs)`` after each chunk."""
+    frames = []
+    for start in range(0, len(pairs), PAIR_CHUNK):
+        frames.append(reasons(explain(index, pairs.iloc[start : start + PAIR_CHUNK]), keep=keep))
+        if progress is not None:
+            progress("explanations", min(start + PAIR_CHUNK, len(pairs)), len(pairs))
     return pd.concat(frames, ignore_index=True) if frames else reasons({}, keep=keep)
 
 

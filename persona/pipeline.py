@@ -147,7 +147,7 @@ def train(
             store, test_ranks(retriever, reranker, weight=out.final_weight, fallback=out.final_fallback), run_id)
         t1 = time.perf_counter()
         log(f"explanations: graph paths for {len(recs):,} recommended items")
-        why = explain_reasons(load_index(store), recs[["user", "item"]])
+        why = explain_reasons(load_index(store), recs[["user", "item"]], progress=progress)
         timings["explain_s"] = time.perf_counter() - t1
         log(f"write-back: {len(recs):,} RECOMMENDED edges with their reasons")
         written["RECOMMENDED"] = write_recommendations(store, recs.merge(why, on=["user", "item"], how="left"), run_id)

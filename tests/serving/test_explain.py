@@ -114,7 +114,9 @@ def test_explaining_in_chunks_gives_the_same_reasons(index, monkeypatch):
     monkeypatch.setattr(E, "PAIR_CHUNK", 3)
     assert {key: [p.as_dict() for p in ps] for key, ps in explain(index, pairs).items()} == \
         {key: [p.as_dict() for p in ps] for key, ps in whole.items()}
-    got = E.explain_reasons(index, pairs)
+    seen: list[tuple[str, int, int]] = []
+    got = E.explain_reasons(index, pairs, progress=lambda *a: seen.append(a))
     pd.testing.assert_frame_equal(got, expected)
+    assert seen == [("explanations", 3, 7), ("explanations", 6, 7), ("explanations", 7, 7)]
     assert (got["reason"] != NO_PATH).sum() >= 4  # the fixture's paths are there, not only empty lists
     assert E.explain_reasons(index, pairs.iloc[:0]).columns.tolist() == ["user", "item", "reason", "why"]
