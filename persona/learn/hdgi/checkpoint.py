@@ -30,7 +30,7 @@ def fingerprint(parts: list[Any], tensors: list[Tensor]) -> str:
     h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     for t in tensors:
         h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        h.update(memoryview(t.detach().cpu().contiguous().numpy()).cast("B"))  # the buffer itself, not a bytes copy
     return h.hexdigest()
 
 
