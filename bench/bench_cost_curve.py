@@ -142,7 +142,7 @@ def main() -> None:
     for p in points[1:]:
         f = (p["sizes"]["interactions"] + p["sizes"]["triples"]) / (base["sizes"]["interactions"] + base["sizes"]["triples"])
         p["growth_vs_first"] = {k: round(p[k]["seconds"] / base[k]["seconds"] / f, 2)
-                                for k in ("ingest", "personas", "recommender", "recommender_sampled") if k in p}
+                                for k in ("ingest", "personas", "recommender", "recommender_sampled") if k in p and k in base}
     out = write_result("cost_curve", {
         "epochs": args.epochs, "points": points,
         "note": "growth_vs_first: a stage's time ratio to the first scale divided by the size ratio (1.0 = linear)",
