@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -30,7 +31,7 @@ def fingerprint(parts: list[Any], tensors: list[Tensor]) -> str:
     h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     for t in tensors:
         h.update(str(tuple(t.shape)).encode())
-        h.update(memoryview(t.detach().cpu().contiguous().numpy()).cast("B"))  # the buffer itself, not a bytes copy
+        h.update(t.detach().cpu().contiguous().numpy().reshape(-1).view(np.uint8).data)  # the buffer, not a bytes copy
     return h.hexdigest()
 
 
