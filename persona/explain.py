@@ -28,7 +28,7 @@ import json
 import math
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,13 +225,9 @@ def explain(
     """
     if k < 1:
         raise ConfigError(f"--k must be at least 1, got {k}")
-    a_bin = (index.item_entity > 0).astype(np.float64).tocsr()
-    a_csc = index.item_entity.tocsc()
-    a_csc.sort_indices()
     out: dict[tuple[str, str], list[Path]] = {}
-    for start in range(0, len(pairs), PAIR_CHUNK):
-        out.update(_explain_part(index, pairs.iloc[start : start + PAIR_CHUNK], a_bin, a_csc, histories=histories,
-                                 similar=similar, attention=attention, k=k))
+    for _, part in _explain_chunks(index, pairs, histories=histories, similar=similar, attention=attention, k=k):
+        out.update(part)
     return out
 
 
@@ -242,11 +238,30 @@ def explain_reasons(
     one chunk's paths however many lists are explained (the write-back of every user's list); ``progress``
     hears ``("explanations", pairs done, pairs)`` after each chunk."""
     frames = []
-    for start in range(0, len(pairs), PAIR_CHUNK):
-        frames.append(reasons(explain(index, pairs.iloc[start : start + PAIR_CHUNK]), keep=keep))
+    for done, part in _explain_chunks(index, pairs, histories=None, similar=None, attention=None, k=3):
+        frames.append(reasons(part, keep=keep))
         if progress is not None:
-            progress("explanations", min(start + PAIR_CHUNK, len(pairs)), len(pairs))
+            progress("explanations", done, len(pairs))
     return pd.concat(frames, ignore_index=True) if frames else reasons({}, keep=keep)
+
+
+def _explain_chunks(
+    index: GraphIndex,
+    pairs: pd.DataFrame,
+    *,
+    histories: Mapping[str, Sequence[str]] | None,
+    similar: Mapping[str, Sequence[str]] | None,
+    attention: Mapping[str, Mapping[str, float]] | None,
+    k: int,
+) -> Iterator[tuple[int, dict[tuple[str, str], list[Path]]]]:
+    """``(pairs done, paths of the chunk)`` per ``PAIR_CHUNK`` pairs; the item–entity matrices once for all."""
+    a_bin = (index.item_entity > 0).astype(np.float64).tocsr()
+    a_csc = index.item_entity.tocsc()
+    a_csc.sort_indices()
+    for start in range(0, len(pairs), PAIR_CHUNK):
+        part = pairs.iloc[start : start + PAIR_CHUNK]
+        yield start + len(part), _explain_part(index, part, a_bin, a_csc, histories=histories, similar=similar,
+                                               attention=attention, k=k)
 
 
 def _explain_part(

@@ -28,7 +28,7 @@ def _summary(z: Tensor, *args: Any, **kwargs: Any) -> Tensor:
 class _Shuffled:
     """The rows of ``x`` in the order ``perm``, without copying ``x``: ``view[idx]`` is ``x[perm[idx]]``,
     the same values as ``x[perm][idx]``. The encoder only ever gathers a batch's rows, so a step costs the
-    batch, not a shuffled copy of every feature matrix (1.4 M entities × 384 floats at 10× Movies & TV)."""
+    batch, not a shuffled copy of every feature matrix (491 k nodes × 384 floats at 10× Movies & TV)."""
 
     def __init__(self, x: Tensor, perm: Tensor) -> None:
         self.x, self.perm = x, perm
