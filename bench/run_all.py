@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "ingest_load": ["bench_ingest_load.py"],
     "list_set": ["bench_list_set.py"],
     "rec": ["bench_rec.py"],
+    "fusion_choice": ["bench_fusion_choice.py"],
     "explain": ["bench_explain.py"],
     "personas": ["bench_personas.py"],
     "persona_similarity": ["bench_persona_similarity.py"],

@@ -394,7 +394,10 @@ def _entity_path(index: GraphIndex, a_csc: sparse.csc_matrix, item: str, r: int,
                  score: float) -> Path:
     lo, hi = a_csc.indptr[e], a_csc.indptr[e + 1]
     linked, types = a_csc.indices[lo:hi], a_csc.data[lo:hi]  # items of entity e (sorted), their rel types
-    via = hist[np.isin(hist, linked) & (hist != r)]  # history items sharing e, most recent first
+    # history items sharing e, most recent first: a look-up of the few history items in the sorted column
+    # (np.isin would sort the column, thousands of items for a popular entity, once per pair)
+    at = np.minimum(np.searchsorted(linked, hist), len(linked) - 1)
+    via = hist[(linked[at] == hist) & (hist != r)]
     t_r = index.rel_types[int(types[np.searchsorted(linked, r)]) - 1]
     t_h = index.rel_types[int(types[np.searchsorted(linked, via[0])]) - 1] if len(via) else ""
     hid = index.items[int(via[0])] if len(via) else item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -90,6 +91,14 @@ class GraphStore(Protocol):
 
     def clear(self) -> None:
         """Delete every node and relationship (tests and ``persona reset``)."""
+
+    def idle(self) -> AbstractContextManager[None]:
+        """A block in which the store is not used: what the client holds for it may be given back.
+
+        The embedded store closes its database for the block (its buffer pool is freed, and other
+        processes may open the store meanwhile) and reopens it after; a server store holds nothing
+        worth giving back. Long computations between reads and writes (HDGI training) run inside it.
+        """
 
     def close(self) -> None:
         """Release the connection / database handle."""

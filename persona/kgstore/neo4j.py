@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import neo4j
@@ -590,6 +591,11 @@ class Neo4jStore:
         """Delete every node and relationship, 10,000 nodes per transaction. Constraints and indexes stay."""
         self._auto("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
         self._schema_ready = False  # the next load re-creates the store's identity
+
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """Nothing to give back: the server keeps its own memory, and the driver's pool is small."""
+        yield
 
     def close(self) -> None:
         """Close the driver (idempotent)."""

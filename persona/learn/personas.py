@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from persona._memory import trim
 from persona.config import Settings
 from persona.errors import ModelError, NotFoundError
 from persona.kgstore import GraphStore
@@ -175,6 +176,7 @@ def train_personas(
     timings: dict[str, float] = {}
     t = time.perf_counter()
     written = encode_graph_text(store, settings, workdir=workdir, progress=progress, log=log)
+    trim()  # the text model's batches and the written frames are gone: give their heap back
     timings["text_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -195,13 +197,17 @@ def train_personas(
     t = time.perf_counter()
     root = Path(model_dir) if model_dir is not None else _persona_dir(workdir)
     log(f"HDGI: hidden {hs.hidden}, up to {hs.epochs} epochs on {device}")
-    res = train_hdgi(
-        data, hs, seed=seed, device=device, checkpoint_dir=root / "checkpoint", progress=progress
-    )
+    trim()
+    # the store is not read while HDGI trains: the embedded one frees its buffer pool meanwhile
+    with store.idle():
+        res = train_hdgi(
+            data, hs, seed=seed, device=device, checkpoint_dir=root / "checkpoint", progress=progress
+        )
+        assert res.model is not None
+        run_dir = root / res.run_id
+        res.model.save(run_dir / "model.pt")
+        trim()
     timings["hdgi_s"] = time.perf_counter() - t
-    assert res.model is not None
-    run_dir = root / res.run_id
-    res.model.save(run_dir / "model.pt")
     meta = {
         "run_id": res.run_id,
         "store": store.uri,

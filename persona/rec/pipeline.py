@@ -37,9 +37,9 @@ from torch import Tensor
 from persona.config import RecSettings
 
 from ._training import EpochRecord
-from .evaluate import DEFAULT_KS, metrics_from_ranks, sampled_ranks, seen_mask
+from .evaluate import DEFAULT_KS, metrics_from_ranks, rank_targets, sampled_ranks, seen_mask
 from .model import SASRecRecommender
-from .rerank import Reranked, rerank, two_stage_ranks
+from .rerank import Reranked, rerank, two_stage_ranks, two_stage_ranks_by_weight
 from .sequences import EvalSet, Interactions
 
 __all__ = [
@@ -212,13 +212,11 @@ def evaluate_two_stage(
     list_frames: list[pd.DataFrame] = []
     for n, (part, a, b, excl) in enumerate(_chunks(retriever, reranker, es, excl_on, chunk)):
         tgt = torch.as_tensor(part.targets, device=a.device)
-        r1, r2 = two_stage_ranks(a, b, tgt, excl, c)
+        ws = (0.0,) if fallback or weight == 0.0 else (0.0, weight)
+        r1, finals = two_stage_ranks_by_weight(a, b, tgt, excl, c, ws)
         ret_r.append(r1.cpu())
-        rer_r.append(r2.cpu())
-        if fallback:
-            fin_r.append(two_stage_ranks(b, b, tgt, excl, c)[0].cpu())
-        else:
-            fin_r.append(r2.cpu() if weight == 0.0 else two_stage_ranks(a, b, tgt, excl, c, weight)[1].cpu())
+        rer_r.append(finals[0].cpu())
+        fin_r.append(rank_targets(b, tgt, excl).cpu() if fallback else finals[-1].cpu())
         users = [inter.users[u] for u in part.users]
         if keep_ranks:
             rank_frames.append(pd.DataFrame({
@@ -281,9 +279,9 @@ def _validation_curve(
     alone: list[Tensor] = []
     for part, a, b, excl in _chunks(retriever, reranker, es, retriever.settings.exclude_seen, chunk):
         tgt = torch.as_tensor(part.targets, device=a.device)
-        for w in ws:
-            ranks[w].append(two_stage_ranks(a, b, tgt, excl, c, w)[1].cpu())
-        alone.append(two_stage_ranks(b, b, tgt, excl, c)[0].cpu())
+        for w, r in zip(ws, two_stage_ranks_by_weight(a, b, tgt, excl, c, ws)[1]):  # one retrieval per chunk
+            ranks[w].append(r.cpu())
+        alone.append(rank_targets(b, tgt, excl).cpu())
     empty = torch.zeros(0, dtype=torch.long)
     curve = {w: metrics_from_ranks(torch.cat(r) if r else empty, (10,))["ndcg@10"] for w, r in ranks.items()}
     return curve, metrics_from_ranks(torch.cat(alone) if alone else empty, (10,))["ndcg@10"]

@@ -12,6 +12,7 @@ therefore its served position (``tests/rec/test_pipeline.py`` checks this user b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +60,40 @@ def fuse(ret_c: Tensor, rer_c: Tensor, valid: Tensor, weight: float) -> Tensor:
     return weight * z(ret_c) + (1.0 - weight) * z(rer_c)
 
 
+def _retrieve(
+    ret_scores: Tensor, exclude: Tensor | None, n_candidates: int, keep: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The retriever's top ``n_candidates`` per row: ``(items, their retriever scores, valid)``.
+
+    Column 0 and ``exclude``-d items are never candidates, except ``keep[row]`` (the evaluated target,
+    which a seen-item mask may mark). One full-catalogue pass; everything after it is ``[B, C]``.
+    """
+    masked = ret_scores.clone()
+    masked[:, 0] = NINF
+    if exclude is not None:
+        masked.masked_fill_(exclude, NINF)
+        if keep is not None:
+            rows = torch.arange(len(keep), device=masked.device)
+            masked[rows, keep] = ret_scores[rows, keep]
+    c = min(n_candidates, masked.shape[1] - 1)
+    top = masked.topk(c, dim=1)
+    return top.indices, top.values, top.values > NINF
+
+
+def _order(cand: Tensor, ret_c: Tensor, rer_c: Tensor, valid: Tensor, weight: float) -> Reranked:
+    """Candidates in final order (:func:`fuse` score descending, ties by retriever rank)."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"fusion weight must be in [0, 1], got {weight}")
+    fs = fuse(ret_c, rer_c, valid, weight)
+    order = torch.sort(fs.masked_fill(~valid, NINF), dim=1, descending=True, stable=True).indices
+    return Reranked(
+        items=cand.gather(1, order),
+        scores=fs.gather(1, order),
+        retriever_rank=order,
+        valid=valid.gather(1, order),
+    )
+
+
 def rerank(
     ret_scores: Tensor, rer_scores: Tensor, exclude: Tensor | None, n_candidates: int, weight: float = 0.0
 ) -> Reranked:
@@ -76,21 +111,8 @@ def rerank(
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"fusion weight must be in [0, 1], got {weight}")
-    masked = ret_scores.clone()
-    masked[:, 0] = NINF
-    if exclude is not None:
-        masked = masked.masked_fill(exclude, NINF)
-    c = min(n_candidates, masked.shape[1] - 1)
-    top = masked.topk(c, dim=1)
-    cand, valid = top.indices, top.values > NINF
-    fs = fuse(top.values, rer_scores.gather(1, cand), valid, weight)
-    order = torch.sort(fs.masked_fill(~valid, NINF), dim=1, descending=True, stable=True).indices
-    return Reranked(
-        items=cand.gather(1, order),
-        scores=fs.gather(1, order),
-        retriever_rank=order,
-        valid=valid.gather(1, order),
-    )
+    cand, ret_c, valid = _retrieve(ret_scores, exclude, n_candidates)
+    return _order(cand, ret_c, rer_scores.gather(1, cand), valid, weight)
 
 
 def two_stage_ranks(
@@ -111,14 +133,27 @@ def two_stage_ranks(
         ``(retriever ranks, final ranks)``, 0-based, pessimistic ties. A target with retriever rank
         ``< C`` gets its rank among the candidates by final score; otherwise it keeps the retriever rank.
     """
-    rows = torch.arange(len(targets), device=ret_scores.device)
+    ret_rank, (final,) = two_stage_ranks_by_weight(ret_scores, rer_scores, targets, exclude, n_candidates, (weight,))
+    return ret_rank, final
+
+
+def two_stage_ranks_by_weight(
+    ret_scores: Tensor, rer_scores: Tensor, targets: Tensor, exclude: Tensor | None, n_candidates: int,
+    weights: Sequence[float],
+) -> tuple[Tensor, list[Tensor]]:
+    """:func:`two_stage_ranks` for several fusion weights at once: the retriever ranks, and the final
+    ranks per weight. The full-catalogue work (the target's retriever rank, the top-``C`` retrieval, the
+    reranker's scores of the candidates) is done once; each weight only reorders ``[B, C]`` candidates.
+    """
     ret_rank = rank_targets(ret_scores, targets, exclude)
-    if exclude is not None:
-        exclude = exclude.clone()
-        exclude[rows, targets] = False
-    r = rerank(ret_scores, rer_scores, exclude, n_candidates, weight)
-    c = r.items.shape[1]
-    is_t = r.items == targets[:, None]
-    t = torch.where(is_t, r.scores, torch.full_like(r.scores, NINF)).max(1).values  # NINF: not a candidate
-    rer_rank = ((r.scores >= t[:, None]) & r.valid & ~is_t).sum(1)
-    return ret_rank, torch.where(ret_rank < c, rer_rank, ret_rank)
+    cand, ret_c, valid = _retrieve(ret_scores, exclude, n_candidates, keep=targets)
+    rer_c = rer_scores.gather(1, cand)
+    c = cand.shape[1]
+    finals = []
+    for w in weights:
+        r = _order(cand, ret_c, rer_c, valid, w)
+        is_t = r.items == targets[:, None]
+        t = torch.where(is_t, r.scores, torch.full_like(r.scores, NINF)).max(1).values  # NINF: not a candidate
+        rer_rank = ((r.scores >= t[:, None]) & r.valid & ~is_t).sum(1)
+        finals.append(torch.where(ret_rank < c, rer_rank, ret_rank))
+    return ret_rank, finals

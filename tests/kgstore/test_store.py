@@ -219,3 +219,12 @@ def test_readme_cypher_examples_run(store, path):
     text = "\n".join(l for l in path.read_text().splitlines() if not l.strip().startswith("//")).strip().rstrip(";")
     rows = store.run(text, {"user": "u1", "item": "i1"})
     assert rows, f"{path.name} returned no rows on the fixture graph"
+
+
+def test_idle_block_keeps_the_store_usable_after(store):
+    store.load(small_graph())
+    with store.idle():
+        pass
+    assert store.counts() == EXPECTED
+    store.set_node_properties("Item", pd.DataFrame({"id": ["i1"], "title": ["Alpha II"]}))
+    assert store.run("MATCH (i:Item {id: 'i1'}) RETURN i.title AS t") == [{"t": "Alpha II"}]

@@ -20,6 +20,7 @@ from persona.learn.hdgi import (
     train_hdgi,
     user_text_view,
 )
+from persona.learn.hdgi.semantic_attention import channel_shares
 from persona.learn.metapaths import parse_metapath
 
 from .conftest import small_settings
@@ -81,6 +82,21 @@ def test_minibatches_compute_the_full_graph_encoding(demo_data) -> None:
     ei = {(mp.end, mp.name, "User"): pm.builder.edges(mp).edge_index for mp in pm.metapaths}
     torch.testing.assert_close(pm.encoder(x, ei), full, atol=1e-5, rtol=1e-5)
 
+
+
+def test_chunked_embedding_gives_whole_graph_beta_and_shares(demo_data) -> None:
+    """β and the channel shares are summed a chunk of users at a time; the same as over all users at once."""
+    data, _ = demo_data
+    pm = train_hdgi(data, small_settings(epochs=2), seed=0).model
+    x = pm.encoder.inputs(pm.features)
+    chans = pm.encoder.channels(x, pm.neighbourhoods().full())
+    fused, beta = pm.encoder.semantic(chans)  # β from every user's channels at once
+    pm._cache, pm._beta = None, None
+    h, info = pm.embed_users(batch_users=17)
+    torch.testing.assert_close(info["beta"], beta, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(info["shares"], channel_shares(chans, beta), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(h, pm.encoder.output(fused), atol=1e-5, rtol=1e-5)
+    assert "channels" not in info  # the [P, N, hidden] channels are not kept
 
 def test_personas_follow_item_text(demo_data) -> None:
     data, _ = demo_data

@@ -185,3 +185,38 @@ def test_choose_weight_is_the_validation_best_and_final_ranks_follow_it(chain: I
     assert evaluate_two_stage(ret, rer, "valid", weight=0.0, sampled=0).final == m.reranked
     with pytest.raises(ValueError, match="fusion weights"):
         choose_weight(ret, rer, [1.5])
+
+
+def test_ranks_for_many_weights_equal_one_rerank_per_weight():
+    """The validation curve retrieves once per chunk and reorders the candidates per weight; each weight's
+    ranks equal the served list's (a fresh :func:`rerank` with the target unmasked), and the retriever's."""
+    from persona.rec.evaluate import rank_targets
+    from persona.rec.rerank import rerank, two_stage_ranks_by_weight
+
+    g = torch.Generator().manual_seed(3)
+    b, n, c = 64, 300, 20
+    ret = torch.randn(b, n + 1, generator=g).round(decimals=1)  # coarse: many ties
+    rer = torch.randn(b, n + 1, generator=g).round(decimals=1)
+    tgt = torch.randint(1, n + 1, (b,), generator=g)
+    tgt[:8] = ret[:8, 1:].argmax(1) + 1  # some targets surely among the candidates
+    excl = torch.rand(b, n + 1, generator=g) < 0.3
+    excl[torch.arange(b), tgt] = torch.rand(b, generator=g) < 0.5  # the target itself marked seen for some
+    ws = [0.0, 0.3, 0.7, 1.0]
+    ret_rank, finals = two_stage_ranks_by_weight(ret, rer, tgt, excl, c, ws)
+    assert torch.equal(ret_rank, rank_targets(ret, tgt, excl))
+    unmasked = excl.clone()
+    unmasked[torch.arange(b), tgt] = False
+    inside = 0
+    for w, fin in zip(ws, finals):
+        r = rerank(ret, rer, unmasked, c, w)
+        for row in range(b):
+            hit = (r.items[row] == tgt[row]).nonzero()
+            if ret_rank[row] < c:
+                assert hit.numel() == 1
+                s = r.scores[row, hit[0, 0]]
+                expect = int(((r.scores[row] >= s) & r.valid[row]).sum()) - 1  # ties counted against it
+                assert int(fin[row]) == expect
+                inside += 1
+            else:
+                assert int(fin[row]) == int(ret_rank[row])
+    assert inside >= 8 * len(ws)

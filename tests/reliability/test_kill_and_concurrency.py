@@ -168,3 +168,26 @@ def test_store_killed_mid_checkpoint_is_recovered_by_a_read_only_command(tmp_pat
     res = _persona("cypher", "MATCH (u:User) RETURN count(u) AS n", "--json", "--store", f"embedded:{path}")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == [{"n": 150000}]
+
+
+def test_embedded_store_is_open_to_other_processes_while_idle(tmp_path: Path):
+    """While HDGI trains (``store.idle()``) another process may write to the store; after the block the
+    trainer sees that write. Outside the block the same write is refused: the store is locked."""
+    from persona.kgstore import open_store
+
+    path = tmp_path / "kg.db"
+    store = open_store(f"embedded:{path}")
+    store.init_schema()
+    writer = (
+        "import sys; from persona.kgstore import open_store; s = open_store('embedded:' + sys.argv[1]); "
+        "s.run(\"CREATE (:Genre {id: 'from-outside'})\", write=True); s.close()"
+    )
+    try:
+        locked = subprocess.run([sys.executable, "-c", writer, str(path)], capture_output=True, text=True, timeout=120)
+        assert locked.returncode != 0 and "lock" in locked.stderr.lower()
+        with store.idle():
+            res = subprocess.run([sys.executable, "-c", writer, str(path)], capture_output=True, text=True, timeout=120)
+            assert res.returncode == 0, res.stderr
+        assert store.run("MATCH (g:Genre) RETURN g.id AS id") == [{"id": "from-outside"}]
+    finally:
+        store.close()

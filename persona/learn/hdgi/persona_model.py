@@ -24,6 +24,7 @@ from persona.errors import ModelError, NotFoundError, atomic_save
 from ..metapaths import MetaPath, MetaPathBuilder, _binary_csr, parse_metapath
 from .encoder import HDGIEncoder
 from .neighbourhoods import BATCH_USERS, Neighbourhoods, user_text_view
+from .semantic_attention import channel_shares
 
 #: Version tag of the model file; files of another format are refused (retrain).
 FORMAT = "persona-kg/hdgi/2"
@@ -96,20 +97,37 @@ class PersonaModel:
 
     @torch.no_grad()
     def embed_users(self, batch_users: int = BATCH_USERS) -> tuple[Tensor, dict[str, Tensor]]:
-        """Personas of the graph's users (eval mode), their channels and β; cached.
+        """Personas of the graph's users (eval mode), each channel's share of them and β; cached.
 
-        β is the training graph's: computed here over all users when the model has none yet.
+        β is the training graph's: computed here over all users when the model has none yet. The work
+        goes a chunk of users at a time: the channels ``[P, N, hidden]`` are written into one tensor
+        (no list of parts to concatenate), the attention scores behind β are summed per chunk (never
+        the ``[P, N, 128]`` projection of all users at once), and the channels are dropped once the
+        personas and the shares (``[N, P]``, :func:`channel_shares`) are taken from them.
         """
         if self._cache is None:
             x = self.encoder.inputs(self.features)
             hoods = self.neighbourhoods()
-            parts = [
-                self.encoder.channels(x, hoods.batch(b).to(self.device)) for b in hoods.chunks(batch_users)
-            ]
-            chans = torch.cat(parts, dim=1)
-            fused, beta = self.encoder.semantic(chans, self._beta)
-            self._beta = beta
-            self._cache = {"h": self.encoder.output(fused), "channels": chans, "beta": beta}
+            n, p = hoods.num_users, len(self.metapaths)
+            sem = self.encoder.semantic
+            chans = torch.empty(p, n, self.encoder.hidden, device=self.device)
+            score = torch.zeros(p, device=self.device)
+            for b in hoods.chunks(batch_users):
+                z = self.encoder.channels(x, hoods.batch(b).to(self.device))
+                chans[:, b] = z
+                if self._beta is None:
+                    score += (torch.tanh(sem.lin(z)) * sem.q).sum(-1).sum(1)
+            if self._beta is None:
+                self._beta = torch.softmax(score / max(n, 1), dim=0)
+            beta = self._beta
+            h = torch.empty(n, self.encoder.hidden, device=self.device)
+            shares = torch.empty(n, p, device=self.device)
+            for b in hoods.chunks(batch_users):
+                z = chans[:, b]
+                h[b] = self.encoder.output(sem(z, beta)[0])
+                shares[b] = channel_shares(z, beta)
+            del chans
+            self._cache = {"h": h, "shares": shares, "beta": beta}
         return self._cache["h"], self._cache
 
     @torch.no_grad()
