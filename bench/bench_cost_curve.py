@@ -54,7 +54,7 @@ def _stage(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}")
-    return {"cmd": " ".join(cmd), "seconds": round(wall, 1), "peak_gib": round(usage.ru_maxrss / 2**20, 2)}
+    return {"cmd": " ".join(cmd), "seconds": round(wall, 1), "peak_gib": round(usage.ru_maxrss / 2**20, 2), "commit": commit()}
 
 
 def _sizes(store: str) -> dict[str, int]:
@@ -79,7 +79,14 @@ def _newest_run(work: Path) -> dict[str, Any]:
     return json.loads(Path(runs[-1]).read_text()) if runs else {}
 
 
-def one_scale(scale: float, epochs: int, sampled: bool, root: Path) -> dict[str, Any]:
+STAGES = ("ingest", "personas", "recommender", "recommender_sampled")
+
+
+def one_scale(
+    scale: float, epochs: int, sampled: bool, root: Path, stages: tuple[str, ...] = STAGES
+) -> dict[str, Any]:
+    """The stages of one scale; a stage left out of ``stages`` is not run (a later stage then needs the
+    earlier ones' store and caches in ``root``, from a run with the same ``--work``)."""
     work = root / f"scale{scale:g}"
     work.mkdir(parents=True, exist_ok=True)
     store = f"embedded:{work}/kg.db"
@@ -90,25 +97,29 @@ def one_scale(scale: float, epochs: int, sampled: bool, root: Path) -> dict[str,
         f"s = open_store({store!r}); s.init_schema(); s.load(g); s.close()"
     )
     res: dict[str, Any] = {"scale": scale, "commit": commit(), "when": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    res["ingest"] = _stage([sys.executable, "-c", build], work, env)
+    if "ingest" in stages:
+        res["ingest"] = _stage([sys.executable, "-c", build], work, env)
+        print(f"scale {scale:g}: ingest {res['ingest']['seconds']} s", flush=True)
     res["sizes"] = _sizes(store)
-    print(f"scale {scale:g}: {res['sizes']}, ingest {res['ingest']['seconds']} s", flush=True)
-    res["personas"] = _stage(["persona", "train", "personas", "--store", store, "-q"], work, env)
-    print(f"  personas {res['personas']['seconds']} s", flush=True)
+    print(f"scale {scale:g}: {res['sizes']}", flush=True)
+    if "personas" in stages:
+        res["personas"] = _stage(["persona", "train", "personas", "--store", store, "-q"], work, env)
+        print(f"  personas {res['personas']['seconds']} s", flush=True)
     rec_cmd = ["persona", "train", "--store", store, "--skip-personas", "--epochs", str(epochs), "-q"]
-    res["recommender"] = _stage(rec_cmd, work, env)
-    run = _newest_run(work)
-    res["recommender"]["timings"] = run.get("timings", {})
-    res["recommender"]["epoch_seconds"] = _epoch_seconds(work)
-    print(f"  recommender {res['recommender']['seconds']} s {res['recommender']['timings']}", flush=True)
-    if sampled:
+    if "recommender" in stages:
+        res["recommender"] = _stage(rec_cmd, work, env)
+        run = _newest_run(work)
+        res["recommender"]["timings"] = run.get("timings", {})
+        res["recommender"]["epoch_seconds"] = _epoch_seconds(work)
+        print(f"  recommender {res['recommender']['seconds']} s {res['recommender']['timings']}", flush=True)
+    if sampled and "recommender_sampled" in stages:
         res["recommender_sampled"] = _stage(rec_cmd, work, {**env, "PERSONA_REC__LOSS": "sampled"})
         res["recommender_sampled"]["timings"] = _newest_run(work).get("timings", {})
         res["recommender_sampled"]["epoch_seconds"] = _epoch_seconds(work)
         print(f"  recommender (sampled) {res['recommender_sampled']['seconds']} s", flush=True)
     units = (res["sizes"]["interactions"] + res["sizes"]["triples"]) / 1000
     res["seconds_per_1k_interactions_and_triples"] = {
-        k: round(res[k]["seconds"] / units, 3) for k in ("ingest", "personas", "recommender", "recommender_sampled") if k in res
+        k: round(res[k]["seconds"] / units, 3) for k in STAGES if k in res
     }
     return res
 
@@ -125,24 +136,38 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--sampled", action="store_true")
     ap.add_argument("--work", default=None)
-    ap.add_argument("--merge", action="store_true", help="keep the earlier points of other scales")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the earlier points of other scales, and the earlier stages of a scale not rerun")
+    ap.add_argument("--stages", default=",".join(STAGES),
+                    help="stages to run (the store and caches of the others come from an earlier run in --work)")
     args = ap.parse_args()
     root = Path(args.work or tempfile.mkdtemp(prefix="persona-cost-"))
     scales = [float(x) for x in args.scales.split(",")]
-    earlier: list[dict[str, Any]] = []
+    stages = tuple(s for s in args.stages.split(",") if s)
+    unknown = sorted(set(stages) - set(STAGES))
+    if unknown:
+        raise SystemExit(f"--stages: unknown {unknown}; choose from {', '.join(STAGES)}")
+    old_points: dict[float, dict[str, Any]] = {}
     if args.merge and (RESULTS / "cost_curve.json").is_file():
         old = json.loads((RESULTS / "cost_curve.json").read_text())
-        earlier = [{"commit": old.get("commit"), **p} for p in old.get("points", []) if p["scale"] not in scales]
-    points = list(earlier)
+        old_points = {p["scale"]: {"commit": old.get("commit"), **p} for p in old.get("points", [])}
+    points = [p for sc, p in old_points.items() if sc not in scales]
     for sc in scales:
-        points.append(one_scale(sc, args.epochs, args.sampled, root))
+        new = one_scale(sc, args.epochs, args.sampled, root, stages)
+        kept = {k: v for k, v in old_points.get(sc, {}).items() if k in STAGES and k not in new}
+        for k in kept.values():  # a stage measured earlier names its own commit
+            k.setdefault("commit", old_points[sc].get("commit"))
+        new.update(kept)
+        units = (new["sizes"]["interactions"] + new["sizes"]["triples"]) / 1000
+        new["seconds_per_1k_interactions_and_triples"] = {k: round(new[k]["seconds"] / units, 3) for k in STAGES if k in new}
+        points.append(new)
         points.sort(key=lambda p: p["scale"])
         out = write_result("cost_curve", {"epochs": args.epochs, "points": points, "targets": {"peak_gib_at_10x": 8}})
     base = points[0]
     for p in points[1:]:
         f = (p["sizes"]["interactions"] + p["sizes"]["triples"]) / (base["sizes"]["interactions"] + base["sizes"]["triples"])
         p["growth_vs_first"] = {k: round(p[k]["seconds"] / base[k]["seconds"] / f, 2)
-                                for k in ("ingest", "personas", "recommender", "recommender_sampled") if k in p and k in base}
+                                for k in STAGES if k in p and k in base}
     out = write_result("cost_curve", {
         "epochs": args.epochs, "points": points,
         "note": "growth_vs_first: a stage's time ratio to the first scale divided by the size ratio (1.0 = linear)",
