@@ -95,6 +95,20 @@ def test_export_from_store(store) -> None:
     assert data.stats == {"users": 2, "items": 3, "entities": 4, "rated_train": 3, "kg_edges": 7}
 
 
+
+def test_entity_features_of_every_label_follow_their_ids(store) -> None:
+    """Entity vectors are read as one matrix for all labels and gathered per label in id order: each
+    row of ``data[label].x`` is the vector stored on that row's node."""
+    store.load(frames())
+    vec = {"g2": [0.2, 0.8], "g1": [0.1, 0.9], "p1": [0.3, 0.7], "a1": [0.4, 0.6]}
+    for label, ids in (("Genre", ["g2", "g1"]), ("Person", ["p1"]), ("Award", ["a1"])):
+        store.set_node_properties(label, pd.DataFrame({"id": ids, "text_emb": [vec[i] for i in ids]}))
+    data, _ = export_graph(store)
+    for label in ("Genre", "Person", "Award"):
+        want = torch.tensor([vec[i] for i in data[label].node_ids])
+        torch.testing.assert_close(data[label].x, want)
+        assert data[label].x_missing == 0
+
 def test_export_adds_metapath_edges(store) -> None:
     store.load(frames())
     data, _ = export_graph(store, metapaths=["U-I-U", "U-I-Genre"], max_sample=None, hub_quantile=1.0)
