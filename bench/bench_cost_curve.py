@@ -46,6 +46,7 @@ BENCH = Path(__file__).resolve().parent
 
 def _stage(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     """Run ``cmd``; its wall seconds and its own peak RSS (GiB)."""
+    code = commit()  # the code the stage runs: the checkout as it starts
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = proc.stdout.read() if proc.stdout else ""
@@ -54,7 +55,7 @@ def _stage(cmd: list[str], cwd: Path, env: dict[str, str]) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}")
-    return {"cmd": " ".join(cmd), "seconds": round(wall, 1), "peak_gib": round(usage.ru_maxrss / 2**20, 2), "commit": commit()}
+    return {"cmd": " ".join(cmd), "seconds": round(wall, 1), "peak_gib": round(usage.ru_maxrss / 2**20, 2), "commit": code}
 
 
 def _sizes(store: str) -> dict[str, int]:

@@ -25,11 +25,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MOVIES_TV, write_result  # noqa: E402
+from _common import MOVIES_TV, write_result
 
-from persona.config import RecSettings  # noqa: E402
-from persona.rec.evaluate import rank_targets  # noqa: E402
-from persona.rec.rerank import two_stage_ranks, two_stage_ranks_by_weight  # noqa: E402
+from persona.config import RecSettings
+from persona.rec.evaluate import rank_targets
+from persona.rec.rerank import two_stage_ranks, two_stage_ranks_by_weight
 
 CHUNK = 2048
 

@@ -183,10 +183,12 @@ def test_embedded_store_is_open_to_other_processes_while_idle(tmp_path: Path):
         "s.run(\"CREATE (:Genre {id: 'from-outside'})\", write=True); s.close()"
     )
     try:
-        locked = subprocess.run([sys.executable, "-c", writer, str(path)], capture_output=True, text=True, timeout=120)
+        locked = subprocess.run([sys.executable, "-c", writer, str(path)], capture_output=True, text=True,
+                                timeout=120, check=False)
         assert locked.returncode != 0 and "lock" in locked.stderr.lower()
         with store.idle():
-            res = subprocess.run([sys.executable, "-c", writer, str(path)], capture_output=True, text=True, timeout=120)
+            res = subprocess.run([sys.executable, "-c", writer, str(path)], capture_output=True, text=True,
+                                 timeout=120, check=False)
             assert res.returncode == 0, res.stderr
         assert store.run("MATCH (g:Genre) RETURN g.id AS id") == [{"id": "from-outside"}]
     finally:
