@@ -303,9 +303,9 @@ def test_session_and_run_in_a_real_browser(demo_run, serve, browser, tmp_path: P
                                              if e.is_displayed()), False), "the session item picker")
     box.click()
     box.send_keys(Keys.ENTER)  # the first offered item
-    _wait_for(browser, lambda d: "Why these items?" in _body_text(d), "the session's recommendations", timeout=120)
-    text = _body_text(browser)
-    assert text.count("#") >= 10
+    # Streamlit draws the list in steps: wait for the whole of it (ten ranked rows), not its first frame
+    _wait_for(browser, lambda d: "Why these items?" in _body_text(d) and _body_text(d).count("#") >= 10,
+              "the session's ten recommendations", timeout=120)
     _shot(browser, tmp_path, "demo-session")
     _no_traceback(browser)
 
