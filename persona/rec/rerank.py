@@ -109,9 +109,7 @@ def rerank(
     Returns:
         The :class:`Reranked` candidates: final score descending, ties by retriever rank.
     """
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"fusion weight must be in [0, 1], got {weight}")
-    cand, ret_c, valid = _retrieve(ret_scores, exclude, n_candidates)
+    cand, ret_c, valid = _retrieve(ret_scores, exclude, n_candidates)  # _order checks the weight
     return _order(cand, ret_c, rer_scores.gather(1, cand), valid, weight)
 
 

@@ -116,7 +116,7 @@ class PersonaModel:
                 z = self.encoder.channels(x, hoods.batch(b).to(self.device))
                 chans[:, b] = z
                 if self._beta is None:
-                    score += (torch.tanh(sem.lin(z)) * sem.q).sum(-1).sum(1)
+                    score += sem.node_scores(z).sum(1)
             if self._beta is None:
                 self._beta = torch.softmax(score / max(n, 1), dim=0)
             beta = self._beta

@@ -33,9 +33,12 @@ class SemanticAttention(nn.Module):
             ``(Σ_P β_P z^P, β)``.
         """
         if beta is None:
-            w = (torch.tanh(self.lin(zs)) * self.q).sum(-1).mean(1)
-            beta = torch.softmax(w, dim=0)
+            beta = torch.softmax(self.node_scores(zs).mean(1), dim=0)
         return (beta.view(-1, 1, 1) * zs).sum(0), beta
+
+    def node_scores(self, zs: Tensor) -> Tensor:
+        """Each node's attention score ``qᵀ tanh(W z_u^P + b)`` per channel, ``[P, N]`` (β averages them)."""
+        return (torch.tanh(self.lin(zs)) * self.q).sum(-1)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.channels}, att_hidden={self.att_hidden})"
