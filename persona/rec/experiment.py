@@ -30,6 +30,7 @@ import contextlib
 import functools
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -103,7 +104,7 @@ class SeededVectors:
 
     def __call__(self, seed: int) -> Mapping[str, np.ndarray]:
         if seed not in self._made:
-            self._made.clear()  # one seed at a time: the experiment runs seed by seed
+            self._made.clear()  # keep one seed: a row's job holds its own seed's vectors while it fits
             self._made[seed] = self.make(seed)
         return self._made[seed]
 
@@ -213,9 +214,10 @@ def run_experiment(
             "Summary (extractive)"}`` when no LLM wrote the summaries).
         item_attributes: item id -> its genres / categories, for the ``attr_agreement@10`` diagnostic of
             the final lists (left out when ``None``).
-        jobs: models of a seed fitted at once, in threads sharing torch's threads
-            (:mod:`persona.rec._parallel`); reproducible for a given value, equal across values up to the
-            float rounding of the thread count.
+        jobs: models fitted at once, in threads sharing torch's threads (:mod:`persona.rec._parallel`),
+            from one queue over all seeds (the next seed's models start while this seed's last ones
+            finish); reproducible for a given value, equal across values up to the float rounding of the
+            thread count.
 
     Returns:
         The summary DataFrame (one row per stage and variant; ``<metric>_mean``, ``<metric>_std``).
@@ -265,86 +267,105 @@ def run_experiment(
     })
     clock = _Clock(len(plan) - len(todo), len(todo))
     overall = bars.overall("Table 3 results", len(plan), len(plan) - len(todo)) if bars else contextlib.nullcontext(None)
-    with overall as advance:
+    # The whole experiment is one queue of jobs (models fitted ``jobs`` at a time): a seed's reranker, then
+    # its rows, seed after seed. A row's job fits its retriever (learning the seed's HDGI or LightGCN vectors
+    # first when the row needs them), waits for its seed's reranker and measures the row, so the next
+    # seed's models start while this seed's last ones finish and no core waits at a seed's end. The
+    # reranker's job measures the (none, random) row, which is that same model. Rows are written in queue
+    # order as they finish.
+    vectors_lock = threading.Lock()  # per-seed vectors read the store: one learner at a time
+
+    def row_vectors(ue: str, seed: int) -> Any:
+        uv = user_vecs_by_variant.get(ue)
+        if not isinstance(uv, SeededVectors):
+            return uv
+        with vectors_lock:
+            if progress:
+                progress(clock.prefix() + f"seed {seed}: {ue} user vectors")
+            return uv(seed)
+
+    def measure(v: tuple[str, str], seed: int, retriever: Retriever, fit_s: float,
+                reranker: SASRecRecommender) -> list[dict[str, Any]]:
+        ue, ie = v
+        choice = final_weight(retriever, reranker, retriever.settings)
+        weight, fallback = choice.weight, choice.fallback
+        res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight, fallback=fallback,
+                                 keep_ranks=True, lists_k=10)
+        assert res.ranks is not None and res.lists is not None
+        diag = _per_user_and_diagnostics(inter, res.ranks, res.lists, split, out, v, seed, item_attributes)
+        return [
+            {
+                "stage": stage,
+                "user_emb": ue,
+                "item_emb": ie,
+                "seed": seed,
+                **metrics,
+                "best_epoch": retriever.best_epoch,
+                "valid_ndcg@10": retriever.best_score,
+                "fit_seconds": fit_s,
+                "final_weight": weight,
+                "final_fallback": int(fallback),
+                "settings_digest": digests[v],
+            }
+            for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked),
+                                   ("final", {**res.final, **diag}))
+        ]
+
+    with overall as advance, Fits(jobs) as fits:
+
+        def fit_one(make: Callable[..., SASRecRecommender], msg: str) -> tuple[SASRecRecommender, float]:
+            if progress:
+                progress(clock.prefix() + msg)
+            return _fit(make, inter, msg, bars, settings.epochs, fits.check)
+
+        def reranker_job(seed: int, ck: Path, msg: str, measured: bool) -> tuple[SASRecRecommender, list[dict[str, Any]]]:
+            model, fit_s = fit_one(functools.partial(make_reranker, settings, seed, checkpoint=ck), msg)
+            return model, (measure(("none", "random"), seed, model, fit_s, model) if measured else [])
+
+        def row_job(v: tuple[str, str], seed: int, ck: Path | None, rer: Any) -> list[dict[str, Any]]:
+            ue, ie = v
+            retriever: Retriever
+            if ue == "popularity":
+                t0 = time.perf_counter()
+                retriever = PopularityRecommender(settings).fit(inter)
+                fit_s = time.perf_counter() - t0
+            else:
+                s = RecSettings.model_validate({**settings.model_dump(), "user_emb": ue, "item_emb": ie})
+                msg = f"seed {seed}: retriever ({ue}, {ie})" + (", resumed from its checkpoint" if ck and ck.is_file() else "")
+                make = functools.partial(make_retriever, s, row_vectors(ue, seed), item_text, seed, checkpoint=ck)
+                retriever, fit_s = fit_one(make, msg)
+            return measure(v, seed, retriever, fit_s, rer.result()[0])
+
+        queue: list[tuple[int, tuple[str, str], Any, Any, Path | None]] = []  # (seed, row, reranker, job, checkpoint)
+        rer_cks: dict[int, Path] = {}
         for seed in seeds:
             pending = [v for v in order if (seed, v) in todo]
             if not pending:
                 continue
             nr_digest = digests.get(("none", "random")) or _digest_nr(inter, settings, split, data)
-            rer_ck = ckdir / _ckpt_name(("none", "random"), seed, nr_digest)
-            # user vectors learned per seed (HDGI, LightGCN) come first, with all of torch's threads
-            vecs: dict[str, Any] = {}
-            for ue, _ in pending:
-                uv = user_vecs_by_variant.get(ue)
-                if isinstance(uv, SeededVectors):
-                    if progress:
-                        progress(clock.prefix() + f"seed {seed}: {ue} user vectors")
-                    uv = uv(seed)
-                vecs[ue] = uv
-            with Fits(jobs) as fits:
-
-                def fit_one(make: Callable[..., SASRecRecommender], msg: str) -> tuple[SASRecRecommender, float]:
-                    if progress:
-                        progress(clock.prefix() + msg)
-                    return _fit(make, inter, msg, bars, settings.epochs, fits.check)
-
-                msg = f"seed {seed}: reranker (none, random)" + (", resumed from its checkpoint" if rer_ck.is_file() else "")
-                rer_job = fits.submit(fit_one, functools.partial(make_reranker, settings, seed, checkpoint=rer_ck), msg)
-                ret_jobs: dict[tuple[str, str], Any] = {}
-                cks: dict[tuple[str, str], Path] = {}
-                for ue, ie in pending:
-                    if (ue, ie) == ("none", "random") or ue == "popularity":
-                        continue
-                    s = RecSettings.model_validate({**settings.model_dump(), "user_emb": ue, "item_emb": ie})
-                    cks[(ue, ie)] = ck = ckdir / _ckpt_name((ue, ie), seed, digests[(ue, ie)])
-                    msg = f"seed {seed}: retriever ({ue}, {ie})" + (", resumed from its checkpoint" if ck.is_file() else "")
-                    make = functools.partial(make_retriever, s, vecs[ue], item_text, seed, checkpoint=ck)
-                    ret_jobs[(ue, ie)] = fits.submit(fit_one, make, msg)
-                reranker, rer_s = rer_job.result()
-                for ue, ie in pending:
-                    v = (ue, ie)
-                    retriever: Retriever
-                    if v == ("none", "random"):
-                        retriever, fit_s = reranker, rer_s
-                    elif ue == "popularity":
-                        t0 = time.perf_counter()
-                        retriever = PopularityRecommender(settings).fit(inter)
-                        fit_s = time.perf_counter() - t0
-                    else:
-                        retriever, fit_s = ret_jobs[v].result()
-                    choice = final_weight(retriever, reranker, retriever.settings)
-                    weight, fallback = choice.weight, choice.fallback
-                    res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight, fallback=fallback,
-                                             keep_ranks=True, lists_k=10)
-                    assert res.ranks is not None and res.lists is not None
-                    diag = _per_user_and_diagnostics(inter, res.ranks, res.lists, split, out, v, seed, item_attributes)
-                    for stage, metrics in (("retriever", res.retriever), ("reranked", res.reranked),
-                                           ("final", {**res.final, **diag})):
-                        rows.append(
-                            {
-                                "stage": stage,
-                                "user_emb": ue,
-                                "item_emb": ie,
-                                "seed": seed,
-                                **metrics,
-                                "best_epoch": retriever.best_epoch,
-                                "valid_ndcg@10": retriever.best_score,
-                                "fit_seconds": fit_s,
-                                "final_weight": weight,
-                                "final_fallback": int(fallback),
-                                "settings_digest": digests[v],
-                            }
-                        )
-                    todo.remove((seed, v))
-                    _write_results(rows, results, row_order)
-                    _write_tables(results, out, len(seeds), skipped, partial=(len(plan) - len(todo), len(plan)),
-                                  names=names)
-                    if v in cks:
-                        cks[v].unlink(missing_ok=True)
-                    clock.tick()
-                    if advance is not None:
-                        advance()
-            rer_ck.unlink(missing_ok=True)
+            rer_cks[seed] = rer_ck = ckdir / _ckpt_name(("none", "random"), seed, nr_digest)
+            msg = f"seed {seed}: reranker (none, random)" + (", resumed from its checkpoint" if rer_ck.is_file() else "")
+            rer = fits.submit(reranker_job, seed, rer_ck, msg, ("none", "random") in pending)
+            for v in pending:
+                if v == ("none", "random"):
+                    queue.append((seed, v, rer, rer, None))
+                    continue
+                ck = None if v[0] == "popularity" else ckdir / _ckpt_name(v, seed, digests[v])
+                queue.append((seed, v, rer, fits.submit(row_job, v, seed, ck, rer), ck))
+        for i, (seed, v, rer, job, ck) in enumerate(queue):
+            rer.result()  # with one job, fits run here, when asked for: the seed's reranker first
+            got = job.result()
+            rows.extend(got[1] if v == ("none", "random") else got)
+            todo.remove((seed, v))
+            _write_results(rows, results, row_order)
+            _write_tables(results, out, len(seeds), skipped, partial=(len(plan) - len(todo), len(plan)), names=names)
+            if ck is not None:
+                ck.unlink(missing_ok=True)
+            if all(q[0] != seed for q in queue[i + 1:]):
+                rer_cks[seed].unlink(missing_ok=True)
+            clock.tick()
+            if advance is not None:
+                advance()
     with contextlib.suppress(OSError):
         ckdir.rmdir()
     if not rows:

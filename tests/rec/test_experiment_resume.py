@@ -198,6 +198,37 @@ def test_models_fitted_side_by_side_give_the_same_results(data: Any, tmp_path: P
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_the_next_seed_starts_while_this_seeds_last_model_trains(data: Any, tmp_path: Path) -> None:
+    """With two jobs the experiment is one queue over all seeds: seed 1's reranker starts while seed 0's
+    retriever is still training, so a seed's last model does not leave the other core idle. The retriever
+    waits, inside its first epoch, for seed 1 to start (a queue per seed would never start it)."""
+    import threading
+
+    started = threading.Event()
+
+    class Gate(Recorder):
+        @contextmanager
+        def model(self, description: str, epochs: int) -> Iterator[Callable[[Any], None]]:
+            if description.startswith("seed 1: reranker"):
+                started.set()
+            with super().model(description, epochs) as on_epoch:
+
+                def gated(rec: Any) -> None:
+                    on_epoch(rec)
+                    if description == "seed 0: retriever (kg, text)" and rec["epoch"] == 1:
+                        assert started.wait(60), "seed 1 did not start while seed 0's retriever trained"
+
+                yield gated
+
+    rec = Gate()
+    _run(data, tmp_path / "queued", bars=rec, jobs=2)
+    assert rec.advanced == 4 and len(rec.models) == 4
+    a = pd.read_csv(tmp_path / "queued" / "results.csv").drop(columns=["fit_seconds"])
+    _run(data, tmp_path / "one")
+    b = pd.read_csv(tmp_path / "one" / "results.csv").drop(columns=["fit_seconds"])
+    pd.testing.assert_frame_equal(a, b)
+
+
 def test_an_interrupted_parallel_experiment_stops_its_other_model_and_resumes(data: Any, tmp_path: Path) -> None:
     """Ctrl-C in one of two models fitted side by side stops the other at its next epoch; the rerun
     finishes with the results of an uninterrupted run."""
