@@ -110,12 +110,13 @@ def one_scale(
     if "recommender" in stages:
         res["recommender"] = _stage(rec_cmd, work, env)
         run = _newest_run(work)
-        res["recommender"]["timings"] = run.get("timings", {})
+        res["recommender"]["timings"] = {**run.get("timings", {}), **run.get("timing_parts", {})}
         res["recommender"]["epoch_seconds"] = _epoch_seconds(work)
         print(f"  recommender {res['recommender']['seconds']} s {res['recommender']['timings']}", flush=True)
     if sampled and "recommender_sampled" in stages:
         res["recommender_sampled"] = _stage(rec_cmd, work, {**env, "PERSONA_REC__LOSS": "sampled"})
-        res["recommender_sampled"]["timings"] = _newest_run(work).get("timings", {})
+        newest = _newest_run(work)
+        res["recommender_sampled"]["timings"] = {**newest.get("timings", {}), **newest.get("timing_parts", {})}
         res["recommender_sampled"]["epoch_seconds"] = _epoch_seconds(work)
         print(f"  recommender (sampled) {res['recommender_sampled']['seconds']} s", flush=True)
     units = (res["sizes"]["interactions"] + res["sizes"]["triples"]) / 1000

@@ -151,6 +151,13 @@ class RecSettings(BaseModel):
         description="Early stopping never ends training before this epoch (the best weights are still the ones "
         "restored): validation can dip for several epochs while the learning rate is high.",
     )
+    valid_users: int = Field(
+        20_000,
+        ge=0,
+        description="Users the validation split ranks (early stopping, the final stage's weight): with more users "
+        "than this, a fixed random sample of this many (the same for every model of the data), so validation costs "
+        "the same at 20k users or 10⁶; 0 = every user. The test split always ranks every user.",
+    )
     loss: Literal["ce", "bce", "sampled"] = Field(
         "ce",
         description="'ce': cross-entropy over the whole catalogue (best; its cost grows with the catalogue); 'bce': the "

@@ -32,7 +32,7 @@ from ._training import EpochRecord, TrainState, scheduled_lr, train_loop, traini
 from ._vectors import VectorsArg, item_matrix, user_matrix
 from .evaluate import metrics_from_ranks, ranks_for
 from .sasrec import SASRec, UserMode, dropout_generator
-from .sequences import EvalSet, Interactions, pad_left
+from .sequences import EvalSet, Interactions, pad_left, validation_sample
 
 __all__ = ["EpochRecord", "SASRecRecommender", "scheduled_lr"]
 
@@ -198,7 +198,7 @@ class SASRecRecommender(SequentialRecommender):
         """
         s = self.settings
         self.inter = inter
-        es_valid = inter.eval_set("valid") if valid else None
+        es_valid = validation_sample(inter.eval_set("valid"), s.valid_users) if valid else None
         if es_valid is not None and len(es_valid) == 0:
             log.warning(
                 "no user has a validation target; training %d epochs without early stopping", s.epochs

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -40,7 +40,7 @@ from ._training import EpochRecord
 from .evaluate import DEFAULT_KS, metrics_from_ranks, rank_targets, sampled_ranks, seen_mask
 from .model import SASRecRecommender
 from .rerank import Reranked, rerank, two_stage_ranks, two_stage_ranks_by_weight
-from .sequences import EvalSet, Interactions
+from .sequences import EvalSet, Interactions, validation_sample
 
 __all__ = [
     "FinalChoice",
@@ -122,7 +122,7 @@ class TwoStageRun:
     """What :func:`run_two_stage` trained and measured.
 
     Attributes:
-        metrics: both stages' metrics on the evaluation split.
+        metrics: both stages' metrics on the evaluation split, with the per-user ranks (``metrics.ranks``).
         user_emb: the retriever's user-embedding variant.
         item_emb: the retriever's item-embedding variant.
         seed: the seed of both models.
@@ -132,6 +132,8 @@ class TwoStageRun:
         weight_curve: validation NDCG@10 of the final list per weight tried (empty for 'paper').
         final_fallback: the final list is the reranker's own ranking (see :class:`FinalChoice`).
         fit_seconds: the retriever's training time.
+        seconds: wall time of each part: ``fit`` (both models, side by side with ``jobs = 2``), ``choose``
+            (the final stage's weight on validation) and ``evaluate`` (both stages on the split).
         retriever: the fitted retriever.
         reranker: the fitted reranker (the retriever itself for the ``(none, random)`` variant).
     """
@@ -148,6 +150,7 @@ class TwoStageRun:
     retriever: SASRecRecommender
     reranker: SASRecRecommender
     final_fallback: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def models(self) -> tuple[SASRecRecommender, SASRecRecommender]:
@@ -275,6 +278,8 @@ def _validation_curve(
     inter = _same_catalogue(retriever, reranker)
     c = retriever.settings.candidates
     es = inter.eval_set(split)  # type: ignore[arg-type]
+    if split == "valid":
+        es = validation_sample(es, retriever.settings.valid_users)  # the users the models were validated on
     ranks: dict[float, list[Tensor]] = {w: [] for w in ws}
     alone: list[Tensor] = []
     for part, a, b, excl in _chunks(retriever, reranker, es, retriever.settings.exclude_seen, chunk):
@@ -368,6 +373,7 @@ def run_two_stage(
         return model.fit(inter), time.perf_counter() - t0
 
     own = reranker is None and (settings.user_emb, settings.item_emb) != ("none", "random")
+    t0 = time.perf_counter()
     with Fits(jobs if own else 1) as fits:  # the retriever and the reranker side by side
         ret_job = fits.submit(fit_timed, make_retriever(settings, user_vecs, item_text, seed, on_epoch=on_epoch))
         rer_cb = on_epoch_reranker or on_epoch
@@ -377,11 +383,14 @@ def run_two_stage(
             reranker = rer_job.result()[0]
     if reranker is None:
         reranker = retriever
+    t1 = time.perf_counter()
     choice = final_weight(retriever, reranker, settings)
     weight, curve = choice.weight, choice.curve
+    t2 = time.perf_counter()
+    metrics = evaluate_two_stage(retriever, reranker, split, ks=ks, seed=seed, weight=weight,
+                                 fallback=choice.fallback, keep_ranks=True)
     return TwoStageRun(
-        metrics=evaluate_two_stage(retriever, reranker, split, ks=ks, seed=seed, weight=weight,
-                                   fallback=choice.fallback),
+        metrics=metrics,
         user_emb=settings.user_emb,
         item_emb=settings.item_emb,
         seed=seed,
@@ -393,6 +402,7 @@ def run_two_stage(
         retriever=retriever,
         reranker=reranker,
         final_fallback=choice.fallback,
+        seconds={"fit": t1 - t0, "choose": t2 - t1, "evaluate": time.perf_counter() - t2},
     )
 
 

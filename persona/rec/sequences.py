@@ -90,6 +90,22 @@ class EvalSet:
         )
 
 
+def validation_sample(es: EvalSet, n: int) -> EvalSet:
+    """At most ``n`` rows of ``es`` (``n = 0``: all): a random sample fixed by the data alone (seed 0, rows
+    kept in their order), so every model of a catalogue is validated on the same users.
+
+    Example:
+        >>> es = EvalSet(np.arange(5), [np.array([1])] * 5, [np.array([1])] * 5, np.arange(1, 6))
+        >>> validation_sample(es, 3).users.tolist() == validation_sample(es, 3).users.tolist()
+        True
+        >>> len(validation_sample(es, 3)), len(validation_sample(es, 0)), len(validation_sample(es, 9))
+        (3, 5, 5)
+    """
+    if not n or len(es) <= n:
+        return es
+    return es.subset(np.sort(np.random.default_rng(0).choice(len(es), n, replace=False)))
+
+
 @dataclass
 class Interactions:
     """Chronological interactions per user, indexed for a sequence model.

@@ -74,3 +74,33 @@ def test_min_epochs_holds_early_stopping_back() -> None:
         st.observe(score, m, patience=1, min_epochs=4)
         assert st.done == (epoch >= 4)  # patience ran out at epoch 2, but not before epoch 4
     assert st.best_epoch == 1 and st.best_score == 0.3
+
+
+def test_validation_ranks_one_fixed_sample_of_users_when_there_are_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``valid_users``: early stopping and the final stage's weight rank the same fixed sample of users (the
+    same for every model and seed), so validation does not grow with the users; 0 ranks them all."""
+    from persona.rec import pipeline
+    from persona.rec.sequences import EvalSet
+
+    inter = Interactions.from_frame(chain_frame(n_users=60, n_items=20))
+    validated: list[list[int]] = []
+    real = SASRecRecommender._valid_ndcg
+
+    def spy(self: SASRecRecommender, es: EvalSet) -> float:
+        validated.append(es.users.tolist())
+        return real(self, es)
+
+    monkeypatch.setattr(SASRecRecommender, "_valid_ndcg", spy)
+    base = RecSettings(epochs=2, eval_every=1, hidden=8, blocks=1, candidates=10, valid_users=15)
+    ret = SASRecRecommender(base, user_variant="random", item_variant="random", seed=0).fit(inter)
+    rer = SASRecRecommender(base, user_variant="none", item_variant="random", seed=1).fit(inter)
+    assert len(validated) == 4 and len(validated[0]) == 15 and all(v == validated[0] for v in validated)
+    ranked: list[int] = []
+    monkeypatch.setattr(SASRecRecommender, "score_eval_set",
+                        lambda self, es, real=SASRecRecommender.score_eval_set: ranked.extend(es.users.tolist()) or real(self, es))
+    choice = pipeline.final_weight(ret, rer, ret.settings)
+    assert sorted(set(ranked)) == sorted(validated[0]) and choice.curve  # the fusion weight: the same users
+
+    validated.clear()
+    SASRecRecommender(base.model_copy(update={"valid_users": 0}), user_variant="none", item_variant="random", seed=0).fit(inter)
+    assert len(validated[0]) == len(inter.eval_set("valid")) == 60
