@@ -299,20 +299,23 @@ class SASRecRecommender(SequentialRecommender):
         lens = np.asarray([min(len(x), L) for x in es.inputs])
         order = np.argsort(lens, kind="stable")
         out = torch.empty(len(es), module.n_items + 1, device=self.device)
+        items = module.item_embeddings()  # once, not per batch: with text items it projects the catalogue
         for b in range(0, len(es), batch):
             rows = order[b : b + batch]
             x = torch.as_tensor(pad_left([es.inputs[i] for i in rows], L), device=self.device)
             u = torch.as_tensor(es.users[rows], device=self.device) if module.has_user else None
-            out[torch.as_tensor(rows, device=self.device)] = self._scores(module, x, u)
+            out[torch.as_tensor(rows, device=self.device)] = self._scores(module, x, u, items)
         return out
 
-    def _scores(self, module: SASRec, x: Tensor, user: Tensor | None) -> Tensor:
+    def _scores(self, module: SASRec, x: Tensor, user: Tensor | None, items: Tensor | None = None) -> Tensor:
+        """Catalogue scores after the last position of ``x`` (``items``: :meth:`SASRec.item_embeddings`, when the
+        caller already has them)."""
         h = module(x, user)
         last = h[:, -1]
         if module.has_user:
             # an empty input (a session's first item) is predicted from the persona slot alone
             last = torch.where((x[:, -1] == 0)[:, None], h[:, 0], last)
-        s = last @ module.item_embeddings().T
+        s = last @ (module.item_embeddings() if items is None else items).T
         s[:, 0] = float("-inf")
         return s
 
