@@ -258,10 +258,34 @@ def _explain_chunks(
     a_bin = (index.item_entity > 0).astype(np.float64).tocsr()
     a_csc = index.item_entity.tocsc()
     a_csc.sort_indices()
+    consumed = _consumed_keys(index.history) if index.history is not None else None
     for start in range(0, len(pairs), PAIR_CHUNK):
         part = pairs.iloc[start : start + PAIR_CHUNK]
         yield start + len(part), _explain_part(index, part, a_bin, a_csc, histories=histories, similar=similar,
-                                               attention=attention, k=k)
+                                               attention=attention, k=k, consumed=consumed)
+
+
+def _consumed_keys(history: sparse.csr_matrix) -> np.ndarray:
+    """Every consumed (user, item) pair of ``history`` as one sorted int64 code, ``user * n_items + item``."""
+    h = history.tocoo()
+    keep = h.data > 0
+    return np.unique(h.row[keep].astype(np.int64) * history.shape[1] + h.col[keep].astype(np.int64))
+
+
+def _similar_consumed(similar: sparse.csr_matrix, rows: np.ndarray, items: np.ndarray, consumed: np.ndarray,
+                      n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair (user row, item): how many of the user's SIMILAR users consumed the item, and of how many.
+
+    Each pair's few similar users are looked up in the sorted ``consumed`` codes, so a pair costs its
+    similar users, not the item's whole column of consumers (which grows with the users: a popular item's
+    column, copied once per pair, made this step quadratic in the data)."""
+    su = similar[rows].tocoo()
+    code = su.col.astype(np.int64) * n_items + items[su.row]
+    at = np.minimum(np.searchsorted(consumed, code), max(len(consumed) - 1, 0))
+    hit = consumed[at] == code if len(consumed) else np.zeros(len(code), dtype=bool)
+    count = np.bincount(su.row, weights=su.data * hit, minlength=len(rows))
+    total = np.bincount(su.row, weights=su.data, minlength=len(rows))
+    return count.astype(int), total.astype(int)
 
 
 def _explain_part(
@@ -274,6 +298,7 @@ def _explain_part(
     similar: Mapping[str, Sequence[str]] | None,
     attention: Mapping[str, Mapping[str, float]] | None,
     k: int,
+    consumed: np.ndarray | None = None,
 ) -> dict[tuple[str, str], list[Path]]:
     n = max(index.n_items, 2)
     log_n = math.log(n)
@@ -314,10 +339,9 @@ def _explain_part(
         ])
         sim_total = np.array([len(similar.get(u, ())) for u in users])
     elif index.similar is not None and index.history is not None:
-        su = index.similar[[index.user_index[u] for u in users]]
-        consumed = (index.history[:, r_idx] > 0).astype(np.float64).T.tocsr()  # pairs × users
-        sim_count = np.asarray(su.multiply(consumed).sum(axis=1)).ravel().astype(int)
-        sim_total = np.asarray(su.sum(axis=1)).ravel().astype(int)
+        sim_count, sim_total = _similar_consumed(
+            index.similar, np.array([index.user_index[u] for u in users], dtype=np.int64), r_idx,
+            consumed if consumed is not None else _consumed_keys(index.history), index.history.shape[1])
     else:
         sim_count = np.zeros(len(users), dtype=int)
         sim_total = np.zeros(len(users), dtype=int)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -120,3 +121,24 @@ def test_explaining_in_chunks_gives_the_same_reasons(index, monkeypatch):
     assert seen == [("explanations", 3, 7), ("explanations", 6, 7), ("explanations", 7, 7)]
     assert (got["reason"] != NO_PATH).sum() >= 4  # the fixture's paths are there, not only empty lists
     assert E.explain_reasons(index, pairs.iloc[:0]).columns.tolist() == ["user", "item", "reason", "why"]
+
+
+def test_similar_users_who_consumed_the_item_counted_per_pair_as_by_definition() -> None:
+    """The "k of your 10 most similar users consumed it" counts look each pair's similar users up among the
+    consumed (user, item) codes; they equal the definition Σ_v similar[u, v] · [history[v, item] > 0]."""
+    from scipy import sparse
+
+    from persona.explain import _consumed_keys, _similar_consumed
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 60, 25
+    history = sparse.random(n_users, n_items, density=0.2, format="csr", random_state=1, data_rvs=lambda n: rng.integers(1, 9, n).astype(float))
+    history.data[::7] = 0.0  # stored zeros are not consumption
+    similar = sparse.random(n_users, n_users, density=0.15, format="csr", random_state=2, data_rvs=np.ones)
+    rows = rng.integers(0, n_users, 300)
+    items = rng.integers(0, n_items, 300)
+    count, total = _similar_consumed(similar, rows, items, _consumed_keys(history), n_items)
+    dense_h, dense_s = history.toarray() > 0, similar.toarray()
+    assert count.tolist() == [int(dense_s[u] @ dense_h[:, i]) for u, i in zip(rows, items)]
+    assert total.tolist() == [int(dense_s[u].sum()) for u in rows]
+    assert count.max() > 0 and (count < total).any()
