@@ -24,6 +24,7 @@ list of a run costs seconds, not a query per row.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -134,6 +135,16 @@ class GraphIndex:
     @property
     def n_items(self) -> int:
         return len(self.items)
+
+    @functools.cached_property
+    def consumed(self) -> np.ndarray:
+        """Every consumed (user, item) pair of :attr:`history` as one sorted int64 code, ``user * n_items +
+        item`` (computed once per index: the explorer and ``persona serve`` explain many lists with one)."""
+        if self.history is None:
+            return np.zeros(0, dtype=np.int64)
+        h = self.history.tocoo()
+        keep = h.data > 0
+        return np.unique(h.row[keep].astype(np.int64) * self.history.shape[1] + h.col[keep].astype(np.int64))
 
 
 def load_index(store: GraphStore) -> GraphIndex:
@@ -258,23 +269,16 @@ def _explain_chunks(
     a_bin = (index.item_entity > 0).astype(np.float64).tocsr()
     a_csc = index.item_entity.tocsc()
     a_csc.sort_indices()
-    consumed = _consumed_keys(index.history) if index.history is not None else None
     for start in range(0, len(pairs), PAIR_CHUNK):
         part = pairs.iloc[start : start + PAIR_CHUNK]
         yield start + len(part), _explain_part(index, part, a_bin, a_csc, histories=histories, similar=similar,
-                                               attention=attention, k=k, consumed=consumed)
-
-
-def _consumed_keys(history: sparse.csr_matrix) -> np.ndarray:
-    """Every consumed (user, item) pair of ``history`` as one sorted int64 code, ``user * n_items + item``."""
-    h = history.tocoo()
-    keep = h.data > 0
-    return np.unique(h.row[keep].astype(np.int64) * history.shape[1] + h.col[keep].astype(np.int64))
+                                               attention=attention, k=k)
 
 
 def _similar_consumed(similar: sparse.csr_matrix, rows: np.ndarray, items: np.ndarray, consumed: np.ndarray,
                       n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair (user row, item): how many of the user's SIMILAR users consumed the item, and of how many.
+    """Per pair (user row, item): how many of the user's SIMILAR users consumed the item, and of how many
+    (``consumed``: :attr:`GraphIndex.consumed`).
 
     Each pair's few similar users are looked up in the sorted ``consumed`` codes, so a pair costs its
     similar users, not the item's whole column of consumers (which grows with the users: a popular item's
@@ -298,7 +302,6 @@ def _explain_part(
     similar: Mapping[str, Sequence[str]] | None,
     attention: Mapping[str, Mapping[str, float]] | None,
     k: int,
-    consumed: np.ndarray | None = None,
 ) -> dict[tuple[str, str], list[Path]]:
     n = max(index.n_items, 2)
     log_n = math.log(n)
@@ -340,8 +343,8 @@ def _explain_part(
         sim_total = np.array([len(similar.get(u, ())) for u in users])
     elif index.similar is not None and index.history is not None:
         sim_count, sim_total = _similar_consumed(
-            index.similar, np.array([index.user_index[u] for u in users], dtype=np.int64), r_idx,
-            consumed if consumed is not None else _consumed_keys(index.history), index.history.shape[1])
+            index.similar, np.array([index.user_index[u] for u in users], dtype=np.int64), r_idx, index.consumed,
+            index.history.shape[1])
     else:
         sim_count = np.zeros(len(users), dtype=int)
         sim_total = np.zeros(len(users), dtype=int)

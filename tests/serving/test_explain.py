@@ -128,7 +128,7 @@ def test_similar_users_who_consumed_the_item_counted_per_pair_as_by_definition()
     consumed (user, item) codes; they equal the definition Σ_v similar[u, v] · [history[v, item] > 0]."""
     from scipy import sparse
 
-    from persona.explain import _consumed_keys, _similar_consumed
+    from persona.explain import GraphIndex, _similar_consumed
 
     rng = np.random.default_rng(0)
     n_users, n_items = 60, 25
@@ -137,7 +137,9 @@ def test_similar_users_who_consumed_the_item_counted_per_pair_as_by_definition()
     similar = sparse.random(n_users, n_users, density=0.15, format="csr", random_state=2, data_rvs=np.ones)
     rows = rng.integers(0, n_users, 300)
     items = rng.integers(0, n_items, 300)
-    count, total = _similar_consumed(similar, rows, items, _consumed_keys(history), n_items)
+    index = GraphIndex(items=[], item_index={}, titles={}, entities=[], entity_names=[], item_entity=sparse.csr_matrix((0, 0)),
+                       rel_types=[], item_item=sparse.csr_matrix((0, 0)), item_rel_types=[], idf=np.zeros(0), history=history)
+    count, total = _similar_consumed(similar, rows, items, index.consumed, n_items)
     dense_h, dense_s = history.toarray() > 0, similar.toarray()
     assert count.tolist() == [int(dense_s[u] @ dense_h[:, i]) for u, i in zip(rows, items)]
     assert total.tolist() == [int(dense_s[u].sum()) for u in rows]
