@@ -158,6 +158,9 @@ def _acquire(path: str, read_only: bool) -> Any:
         return db
 
 
+#: Tries of an open that read files another process was changing (see :meth:`EmbeddedStore._open`).
+OPEN_RETRIES = 5
+
 #: The first bytes of a LadybugDB database file.
 _MAGIC = b"LBUG"
 
@@ -172,6 +175,9 @@ def _open_error(uri: str, e: BaseException) -> str:
     low = msg.lower()
     if "lock" in low:
         return f"cannot open {uri}: another process is writing to it ({msg}); wait for it to finish"
+    if isinstance(e, ValueError):  # a C++ std:: error (length_error, …) reading files that changed under it
+        return (f"cannot open {uri}: another process is writing to it, or its files are damaged ({msg}); "
+                "wait for the writer to finish and try again")
     if "not a valid" in low or "magic" in low or ("database" in low and "version" in low):
         return f"cannot open {uri}: the file is not a persona-kg embedded store ({msg}); give another path"
     return f"cannot open embedded store {uri}: {msg}"
@@ -236,23 +242,33 @@ class EmbeddedStore:
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open(read_only)
-        except (RuntimeError, OSError) as e:
+        except (RuntimeError, OSError, ValueError) as e:
             raise StoreError(_open_error(self.uri, e)) from None
         try:
             self._conn = ladybug.Connection(self._db)
-        except RuntimeError as e:
+        except (RuntimeError, ValueError) as e:
             _release(self.path)
             raise StoreError(_open_error(self.uri, e)) from None
         self._closed = False
         self._rel_pairs: dict[str, set[tuple[str, str]]] | None = None
 
     def _open(self, read_only: bool) -> Any:
-        """Acquire the database; a read-only open of a store left mid-checkpoint by a crash recovers it."""
-        try:
-            return _acquire(self.path, read_only)
-        except RuntimeError as e:
-            if not (read_only and "read-write" in str(e).lower()):
-                raise
+        """Acquire the database; a read-only open of a store left mid-checkpoint by a crash recovers it.
+
+        A read-only open does not wait for a writing process: when it reads files that process is changing,
+        LadybugDB fails with a C++ ``std::`` error (``ValueError`` here, e.g. ``vector::_M_default_append``).
+        That open is tried again a few times (about 2 s in all) before the error goes up."""
+        for attempt in range(OPEN_RETRIES):
+            try:
+                return _acquire(self.path, read_only)
+            except ValueError:
+                if attempt + 1 == OPEN_RETRIES:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+            except RuntimeError as e:
+                if not (read_only and "read-write" in str(e).lower()):
+                    raise
+                break
         # LadybugDB replays an interrupted checkpoint only in read-write mode: do that once, then reopen.
         with _LOCK:
             ladybug.Database(self.path, read_only=False, checkpoint_threshold=CHECKPOINT_BYTES).close()
@@ -673,7 +689,7 @@ class EmbeddedStore:
                     self._db = self._open(self.read_only)
                     self._conn = ladybug.Connection(self._db)
                     break
-                except RuntimeError as e:
+                except (RuntimeError, ValueError) as e:
                     if "lock" not in str(e).lower() or time.monotonic() > deadline:
                         self._closed = True
                         raise StoreError(_open_error(self.uri, e)) from None

@@ -193,3 +193,37 @@ def test_embedded_store_is_open_to_other_processes_while_idle(tmp_path: Path):
         assert store.run("MATCH (g:Genre) RETURN g.id AS id") == [{"id": "from-outside"}]
     finally:
         store.close()
+
+
+def test_an_open_that_reads_files_being_written_is_retried_then_one_clear_line(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch):
+    """A read-only open does not wait for the writing process; when it reads files that process is changing,
+    LadybugDB raises a C++ ``std::`` error (``ValueError: vector::_M_default_append``, seen once in CI). The
+    open is retried; if the files keep changing, the user gets the usual "another process is writing" line."""
+    import ladybug
+
+    from persona.kgstore import StoreError
+    from persona.kgstore import embedded, open_store
+
+    uri = f"embedded:{tmp_path / 'kg.db'}"
+    open_store(uri).close()  # a real store file
+    real = ladybug.Database
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= fails:
+            raise ValueError("vector::_M_default_append")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embedded.ladybug, "Database", flaky)
+    monkeypatch.setattr(embedded.time, "sleep", lambda s: None)
+    fails = embedded.OPEN_RETRIES - 1  # the writer finishes in time: the last try opens
+    with open_store(uri, read_only=True) as st:
+        assert isinstance(st.counts()["nodes"], dict)  # it answers
+    assert calls["n"] == embedded.OPEN_RETRIES
+    calls["n"], fails = 0, 99  # it never does
+    with pytest.raises(StoreError) as err:
+        open_store(uri, read_only=True)
+    msg = str(err.value)
+    assert "another process is writing" in msg and "_M_default_append" in msg and calls["n"] == embedded.OPEN_RETRIES
