@@ -53,19 +53,36 @@ def test_killed_ingest_reruns_to_a_clean_ingest(store_uri: str, tmp_path: Path):
     assert _persona(*DEMO, "--store", clean_uri, cwd=tmp_path).returncode == 0
     took = time.monotonic() - t0
     clean = _stats(clean_uri)
-    # kill at several points of a run, each on an emptied store, until one lands while the load is writing
-    partial = []
-    for frac in (0.55, 0.7, 0.8, 0.9, 0.95, 0.45, 0.35):
+    # kill at points of a run, each on an emptied store, until one lands while the load is writing: a few
+    # fixed points, then halving the gap between the latest kill that left nothing and the earliest that left
+    # everything (the writing window is a fraction of the run, and the run's speed varies with the machine)
+    partial: list[tuple[float, int]] = []
+
+    def kill_at(frac: float) -> int | None:
         s = open_store(store_uri)
         s.clear()
         s.close()
         _kill_after(store_uri, tmp_path, took * frac)
         res = _persona("stats", "--json", "--store", store_uri)
-        if res.returncode == 0:
-            partial.append(_total(json.loads(res.stdout)))
-            if 0 < partial[-1] < _total(clean):
-                break
-    assert any(0 < n < _total(clean) for n in partial), (partial, _total(clean))
+        if res.returncode != 0:
+            return None
+        partial.append((frac, _total(json.loads(res.stdout))))
+        return partial[-1][1]
+
+    def landed() -> bool:
+        return any(0 < n < _total(clean) for _, n in partial)
+
+    for frac in (0.55, 0.7, 0.8, 0.9):
+        kill_at(frac)
+        if landed():
+            break
+    for _ in range(6):
+        if landed():
+            break
+        lo = max([f for f, n in partial if n == 0], default=0.2)
+        hi = min([f for f, n in partial if n >= _total(clean)], default=1.0)
+        kill_at((lo + hi) / 2)
+    assert landed(), (partial, _total(clean))
     rerun = _persona(*DEMO, "--store", store_uri, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     assert _stats(store_uri) == clean
