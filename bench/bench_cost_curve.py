@@ -109,14 +109,12 @@ def one_scale(
     rec_cmd = ["persona", "train", "--store", store, "--skip-personas", "--epochs", str(epochs), "-q"]
     if "recommender" in stages:
         res["recommender"] = _stage(rec_cmd, work, env)
-        run = _newest_run(work)
-        res["recommender"]["timings"] = {**run.get("timings", {}), **run.get("timing_parts", {})}
+        res["recommender"]["timings"] = _run_timings(work)
         res["recommender"]["epoch_seconds"] = _epoch_seconds(work)
         print(f"  recommender {res['recommender']['seconds']} s {res['recommender']['timings']}", flush=True)
     if sampled and "recommender_sampled" in stages:
         res["recommender_sampled"] = _stage(rec_cmd, work, {**env, "PERSONA_REC__LOSS": "sampled"})
-        newest = _newest_run(work)
-        res["recommender_sampled"]["timings"] = {**newest.get("timings", {}), **newest.get("timing_parts", {})}
+        res["recommender_sampled"]["timings"] = _run_timings(work)
         res["recommender_sampled"]["epoch_seconds"] = _epoch_seconds(work)
         print(f"  recommender (sampled) {res['recommender_sampled']['seconds']} s", flush=True)
     units = (res["sizes"]["interactions"] + res["sizes"]["triples"]) / 1000
@@ -124,6 +122,12 @@ def one_scale(
         k: round(res[k]["seconds"] / units, 3) for k in STAGES if k in res
     }
     return res
+
+
+def _run_timings(work: Path) -> dict[str, float]:
+    """The newest run's stage seconds and, beside them, the parts of its stages (``timing_parts``)."""
+    run = _newest_run(work)
+    return {**run.get("timings", {}), **run.get("timing_parts", {})}
 
 
 def _epoch_seconds(work: Path) -> dict[str, list[float]]:

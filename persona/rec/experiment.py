@@ -274,6 +274,7 @@ def run_experiment(
     # reranker's job measures the (none, random) row, which is that same model. Rows are written in queue
     # order as they finish.
     vectors_lock = threading.Lock()  # per-seed vectors read the store: one learner at a time
+    pct = popularity_percentiles(inter)  # every row's popularity diagnostic reads the same percentiles
 
     def row_vectors(ue: str, seed: int) -> Any:
         uv = user_vecs_by_variant.get(ue)
@@ -292,7 +293,7 @@ def run_experiment(
         res = evaluate_two_stage(retriever, reranker, split, seed=seed, weight=weight, fallback=fallback,
                                  keep_ranks=True, lists_k=10)
         assert res.ranks is not None and res.lists is not None
-        diag = _per_user_and_diagnostics(inter, res.ranks, res.lists, split, out, v, seed, item_attributes)
+        diag = _per_user_and_diagnostics(inter, res.ranks, res.lists, split, out, v, seed, item_attributes, pct)
         return [
             {
                 "stage": stage,
@@ -379,25 +380,33 @@ def run_experiment(
 
 
 
+def popularity_percentiles(inter: Interactions) -> pd.Series:
+    """Each item's popularity percentile over the training interactions (index: item codes 1..n; 1.0 = the
+    most interacted-with item), the scale of the ``popularity_pct@10`` diagnostic. Training items only: no
+    test leakage. The same for every row and seed of an experiment, so computed once."""
+    train = inter.eval_set("valid", with_target=False).history
+    counts = pd.Series(np.concatenate([np.asarray(h) for h in train]) if len(train) else np.zeros(0, int)).value_counts()
+    pop = pd.Series(0, index=range(1, inter.n_items + 1), dtype=float).add(counts, fill_value=0)
+    return pop.rank(pct=True, method="average")
+
+
 def _per_user_and_diagnostics(
     inter: Interactions, ranks: pd.DataFrame, lists: pd.DataFrame, split: str, out: Path, variant: tuple[str, str],
-    seed: int, item_attributes: Mapping[str, frozenset[str]] | None = None,
+    seed: int, item_attributes: Mapping[str, frozenset[str]] | None = None, pct: pd.Series | None = None,
 ) -> dict[str, float]:
     """Write the final list's per-user test ranks (``per_user/<user>-<item>-seed<k>.csv``: the paired test
     reads them) and return the final lists' diagnostics: catalogue coverage of the top 10, the mean
     popularity percentile of its items (1 = the most popular item), so popularity bias is visible, and
     with ``item_attributes`` their agreement with the current session (:func:`attribute_agreement`).
     ``ranks`` and ``lists`` come from the same scoring pass as the row's metrics
-    (:func:`~persona.rec.pipeline.evaluate_two_stage`): the final lists of the users evaluated on ``split``."""
+    (:func:`~persona.rec.pipeline.evaluate_two_stage`): the final lists of the users evaluated on ``split``;
+    ``pct``: :func:`popularity_percentiles` of ``inter``, when the caller has them."""
     folder = out / PER_USER
     folder.mkdir(exist_ok=True)
     name = f"{variant[0]}-{variant[1]}-seed{seed}.csv"
     atomic_save(lambda d, fh: fh.write(d.to_csv(index=False).encode("utf-8")),
                 ranks[["user", "item", "retriever_rank", "final_rank"]], folder / name)
-    train = inter.eval_set("valid", with_target=False).history  # training items only: no test leakage
-    counts = pd.Series(np.concatenate([np.asarray(h) for h in train]) if len(train) else np.zeros(0, int)).value_counts()
-    pop = pd.Series(0, index=range(1, inter.n_items + 1), dtype=float).add(counts, fill_value=0)
-    pct = pop.rank(pct=True, method="average")  # 1.0 = the most interacted-with item
+    pct = popularity_percentiles(inter) if pct is None else pct
     codes: Any = inter.encode_items(lists["item"].tolist()) if len(lists) else []
     diag = {
         "coverage@10": float(lists["item"].nunique() / max(inter.n_items, 1)),
