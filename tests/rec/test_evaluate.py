@@ -100,6 +100,26 @@ def test_sampled_ranks_are_seeded() -> None:
     assert not torch.equal(a, c)
 
 
+def test_sampled_negatives_are_a_uniform_subset_of_the_allowed_items() -> None:
+    # row r asks "is item j(r) among the negatives?": j(r) scores above the target, every other item below
+    n_items, k, reps = 300, 100, 200
+    items = torch.arange(1, n_items + 1).repeat_interleave(reps)
+    scores = torch.full((len(items), n_items + 1), -1.0)
+    scores[torch.arange(len(items)), items] = 1.0
+    targets = torch.full((len(items),), 51)
+    scores[:, 51] = 0.0
+    inter = torch.zeros(len(items), n_items + 1, dtype=torch.bool)
+    inter[:, 1:51] = True  # items 1..50 interacted
+    drawn = sampled_ranks(scores, targets, inter, k, torch.Generator().manual_seed(3)).double()
+    per_item = drawn.view(n_items, reps).mean(1)
+    assert per_item[:51].sum() == 0  # interacted items and the target are never negatives
+    allowed = per_item[51:]
+    # without replacement: each allowed item is in the subset with probability k / 249 (0.402);
+    # with repeats it would be 1 - (1 - 1/249)^100 = 0.331
+    assert float(allowed.mean()) == pytest.approx(k / 249, abs=0.006)
+    assert float(allowed.min()) > 0.25 and float(allowed.max()) < 0.55
+
+
 class _PopularityScorer:
     """A real baseline: scores items by their train-split counts."""
 
