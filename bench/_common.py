@@ -185,8 +185,7 @@ def sized_graph(
     eids = np.array([f"http://dbpedia.org/resource/E{i}" for i in range(entities)])
     for k, (label, _, _) in enumerate(kinds):
         sel = eids[ent_label == k]
-        if label not in g.nodes or True:
-            g.add_nodes(label, pd.DataFrame({"id": sel, "name": [e.rsplit("/", 1)[1] for e in sel]}))
+        g.add_nodes(label, pd.DataFrame({"id": sel, "name": [e.rsplit("/", 1)[1] for e in sel]}))  # Person twice: appended
     epop = 1.0 / np.arange(1, entities + 1) ** 0.9
     epop /= epop.sum()
     seen: set[tuple[int, int]] = set()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import RESULTS, write_result  # noqa: E402
+from _common import RESULTS, write_result
 
 
 def main() -> int:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import MOVIES_TV, sized_graph, write_result  # noqa: E402
+from _common import MOVIES_TV, sized_graph, write_result
 
 EDGE_QUERIES = ("export_kg_edges", "export_rated_train")
 NODE_QUERIES = ("export_users", "export_items", "export_entities")
@@ -59,8 +59,8 @@ def main() -> None:
     per_query = {}
     for name in EDGE_QUERIES + NODE_QUERIES:
         cypher = queries.load(name, "neo4j")
-        col_s, tbl = best(lambda: store.arrow_named(name), args.repeats)
-        rec_s, df = best(lambda: store._read(cypher, _to_df, cypher, {}), args.repeats)
+        col_s, tbl = best(lambda name=name: store.arrow_named(name), args.repeats)
+        rec_s, df = best(lambda cypher=cypher: store._read(cypher, _to_df, cypher, {}), args.repeats)
         assert tbl.num_rows == len(df) and tbl.column_names == list(df.columns), name
         per_query[name] = {
             "rows": tbl.num_rows,
@@ -69,7 +69,7 @@ def main() -> None:
             "speedup": round(rec_s / col_s, 2),
         }
         print(name, per_query[name], flush=True)
-    exp_s, (data, _) = best(lambda: export_graph(store, metapaths=None), args.repeats)
+    exp_s, _ = best(lambda: export_graph(store, metapaths=None), args.repeats)
     edges = sum(per_query[q]["rows"] for q in EDGE_QUERIES)
     edge_s = sum(per_query[q]["columnar_s"] for q in EDGE_QUERIES)
     result = {

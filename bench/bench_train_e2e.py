@@ -24,7 +24,7 @@ from _common import MOVIES_TV, ml100k_ingest_cmd, write_result
 def _run(cmd: list[str], cwd: str, env: dict[str, str]) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode != 0:
@@ -53,10 +53,11 @@ def main() -> None:
         steps.append(_run(["persona", "ingest", "demo", "--store", store, "-q"], work, env))
         sizes = {"users": 1000, "items": 600}
     else:
+        here = str(Path(__file__).resolve().parent)
         code = (
-            "import sys; sys.path.insert(0, %r); from _common import sized_graph; "
-            "from persona.kgstore import open_store; s = open_store(%r); s.init_schema(); s.load(sized_graph()); s.close()"
-        ) % (str(Path(__file__).resolve().parent), store)
+            f"import sys; sys.path.insert(0, {here!r}); from _common import sized_graph; "
+            f"from persona.kgstore import open_store; s = open_store({store!r}); s.init_schema(); s.load(sized_graph()); s.close()"
+        )
         steps.append(_run([sys.executable, "-c", code], work, env))
         sizes = MOVIES_TV
     steps.append(_run(["persona", "train", "--store", store, "-q", *(["--device", args.device] if args.device else [])], work, env))

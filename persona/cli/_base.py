@@ -177,7 +177,7 @@ ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", metavar="FILE", help="TOML config file (default ./persona.toml if present).")
 ]
 RdfOpt = Annotated[
-    list[Path], typer.Option("--rdf", metavar="FILE", help="RDF file (N-Triples, Turtle, RDF/XML; .gz ok). Repeatable.")
+    list[Path] | None, typer.Option("--rdf", metavar="FILE", help="RDF file (N-Triples, Turtle, RDF/XML; .gz ok). Repeatable.")
 ]
 HopsOpt = Annotated[
     int | None,

@@ -103,7 +103,7 @@ def ingest_movielens(
         Path, typer.Argument(metavar="DIR", help="Folder with the GroupLens ML-100K files (u.data, u.item, u.user).")
     ],
     link: Annotated[Path | None, typer.Option("--link", metavar="FILE", help="RecBole .link file: item_id → DBpedia IRI.")] = None,
-    rdf: RdfOpt = [],
+    rdf: RdfOpt = None,
     hops: HopsOpt = None,
     k_core: KCoreOpt = None,
     skip_invalid: SkipOpt = False,
@@ -119,7 +119,7 @@ def ingest_movielens(
     _run_ingest(
         s,
         lambda: read_movielens(
-            directory, link=link, rdf=tuple(rdf), **_reader_args(s, hops, k_core, skip_invalid, rejects),
+            directory, link=link, rdf=tuple(rdf or ()), **_reader_args(s, hops, k_core, skip_invalid, rejects),
         ),
         quiet,
         "movielens",
@@ -131,7 +131,7 @@ def ingest_amazon(
     reviews: Annotated[Path, typer.Option("--reviews", metavar="FILE", help="Amazon 2018 reviews, JSON lines (.gz ok).")],
     meta: Annotated[Path, typer.Option("--meta", metavar="FILE", help="Amazon 2018 metadata, JSON lines (.gz ok).")],
     link: Annotated[Path | None, typer.Option("--link", metavar="FILE", help="RecBole .link file: asin → DBpedia IRI.")] = None,
-    rdf: RdfOpt = [],
+    rdf: RdfOpt = None,
     hops: HopsOpt = None,
     k_core: KCoreOpt = None,
     domain: DomainOpt = None,
@@ -148,7 +148,7 @@ def ingest_amazon(
     _run_ingest(
         s,
         lambda: read_amazon(
-            reviews, meta, rdf=tuple(rdf), link=link, domain=domain,
+            reviews, meta, rdf=tuple(rdf or ()), link=link, domain=domain,
             **_reader_args(s, hops, k_core, skip_invalid, rejects),
         ),
         quiet,
@@ -161,7 +161,7 @@ def ingest_atomic(
     prefix: Annotated[
         str, typer.Argument(metavar="PREFIX", help="Path prefix of RecBole atomic files: PREFIX.inter, .item, .user, .kg, .link.")
     ],
-    rdf: RdfOpt = [],
+    rdf: RdfOpt = None,
     hops: HopsOpt = None,
     k_core: KCoreOpt = None,
     domain: DomainOpt = None,
@@ -178,7 +178,7 @@ def ingest_atomic(
     _run_ingest(
         s,
         lambda: read_atomic(
-            prefix, rdf=tuple(rdf), domain=domain, **_reader_args(s, hops, k_core, skip_invalid, rejects),
+            prefix, rdf=tuple(rdf or ()), domain=domain, **_reader_args(s, hops, k_core, skip_invalid, rejects),
         ),
         quiet,
         "atomic",
@@ -212,9 +212,9 @@ def enrich_dbpedia(
         typer.Option("--endpoint", metavar="URL", help="SPARQL endpoint." + _config_default(IngestSettings, "sparql_endpoint", "ingest")),
     ] = None,
     predicates: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option("--predicates", metavar="IRI", help="Predicate IRI to fetch; repeatable (default: the schema's table)."),
-    ] = [],
+    ] = None,
     batch: Annotated[int, typer.Option("--batch", min=1, metavar="N", help="Items per SPARQL query.")] = 50,
     rate_limit: Annotated[float, typer.Option("--rate-limit", min=0.0, metavar="SECONDS", help="Seconds between queries.")] = 1.0,
     offline: Annotated[bool, typer.Option("--offline", help="Replay the on-disk cache only; never contact the endpoint.")] = False,

@@ -203,13 +203,13 @@ def cypher_cmd(
     ] = None,
     list_examples: Annotated[bool, typer.Option("--list-examples", help="List the examples and exit.")] = False,
     param: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--param", "-p", metavar="NAME[:TYPE]=VALUE",
             help="A $NAME value; repeatable. Plain VALUE: JSON if it parses (5, [1,2]), else a string. "
             "TYPE: int, float, str, bool, list, map or json, e.g. k:int=5, id:str=007, ids:list='[\"a\",\"b\"]'.",
         ),
-    ] = [],
+    ] = None,
     write: Annotated[bool, typer.Option("--write", help="Allow writes (otherwise the database runs it read-only).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
     store: StoreOpt = None,
@@ -236,7 +236,7 @@ def cypher_cmd(
         return
     if len(given) != 1:
         _fail("give exactly one of QUERY, --file FILE or --example NAME" + (f" (got {', '.join(given)})" if given else ""))
-    params = dict(workflows.parse_param(p) for p in param)
+    params = dict(workflows.parse_param(p) for p in param or ())
     if example is not None:
         text, where = workflows.statement(queries.example(example, backend), f"example {example!r}"), f"example {example!r}"
     elif file is not None:

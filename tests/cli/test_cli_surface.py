@@ -356,7 +356,7 @@ def test_train_prints_no_third_party_warning_or_bar(tmp_path: Path):
 
     def persona(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "persona.cli", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=300, check=False)
 
     ing = persona("ingest", "demo", "--users", "60", "--items", "40", "--store", store, "-q")
     assert ing.returncode == 0, ing.stderr

@@ -55,7 +55,7 @@ def _written(s, user: str) -> list[str]:
 
 def test_each_store_answers_with_its_own_run(two_stores):
     for name in ("a", "b"):
-        s, rep = two_stores[name]
+        s, _rep = two_stores[name]
         recs = pipeline.recommend_user(s, "U00001", k=10)
         assert recs["item"].tolist() == _written(s, "U00001"), name
     (sa, ra), (sb, rb) = two_stores["a"], two_stores["b"]
@@ -113,7 +113,7 @@ def test_held_out_ranks_reproduce_the_run_metrics(two_stores):
 
 
 def test_similar_edges_are_each_nodes_top_k(two_stores):
-    s, rep = two_stores["a"]
+    s, _rep = two_stores["a"]
     with open_store(s.store, read_only=True) as st:
         sims = pd.DataFrame(st.run("MATCH (a:User)-[r:SIMILAR]->(b:User) RETURN a.id AS a, b.id AS b, r.score AS s, r.rank AS k"))
         personas = {r["id"]: np.asarray(r["p"]) for r in st.run("MATCH (u:User) RETURN u.id AS id, u.persona AS p")}
@@ -141,13 +141,13 @@ def test_retraining_replaces_a_runs_edges(two_stores, tmp_path):
 
 
 def test_missing_or_foreign_artefacts_are_refused_naming_both(two_stores, tmp_path):
-    (sa, ra), (sb, rb) = two_stores["a"], two_stores["b"]
+    (sa, _ra), (_sb, rb) = two_stores["a"], two_stores["b"]
     other = sa.model_copy(update={"workdir": tmp_path / "elsewhere"})
     with pytest.raises(ModelError, match="model files are missing"):
         pipeline.recommend_user(other, "U00001")
     # a run folder overwritten with another store's files
     with open_store(sa.store, read_only=True) as st:
-        run, folder = runs.resolve_run(st, sa.workdir)
+        _run, folder = runs.resolve_run(st, sa.workdir)
     backup = tmp_path / "backup"
     shutil.copytree(folder, backup)
     try:
