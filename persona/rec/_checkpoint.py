@@ -34,7 +34,7 @@ CKPT_VERSION = 3  # 2: the TrainState under "state"; 3: the dropout generator's 
 MODEL_VERSION = 1
 #: Settings that do not change what training computes up to a given epoch (``epochs`` does under a
 #: learning-rate schedule, see :func:`fingerprint`).
-_FINGERPRINT_SKIP = {"epochs", "device", "patience", "candidates", "k"}
+_FINGERPRINT_SKIP = {"epochs", "device", "patience", "patience_noise", "candidates", "k"}
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class TrainingCheckpoint:
                 "bad": state.bad,
                 "done": state.done,
                 "history": [dict(r) for r in state.history],
+                "best_values": state.best_values,
             },
         }
         atomic_save(torch.save, payload, self.path)
@@ -155,6 +156,7 @@ class TrainingCheckpoint:
             bad=int(st["bad"]),
             done=bool(st["done"]),
             history=list(st["history"]),
+            best_values=st.get("best_values"),  # absent in files written before the noise rule
         )
 
 

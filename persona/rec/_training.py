@@ -156,9 +156,10 @@ class TrainState:
         best_state: module weights at the best validation so far (``None`` before the first).
         best_score: best validation NDCG@10 so far.
         best_epoch: the epoch that reached it.
-        bad: validations in a row without improvement.
+        bad: validations without improvement that count toward patience.
         done: early stopping fired.
         history: one :data:`EpochRecord` per completed epoch.
+        best_values: per-user validation NDCG@10 at the best epoch (for the noise rule of :meth:`observe`).
     """
 
     epoch: int = 0
@@ -168,16 +169,40 @@ class TrainState:
     bad: int = 0
     done: bool = False
     history: list[EpochRecord] = field(default_factory=list)
+    best_values: Tensor | None = None
 
-    def observe(self, score: float, module: SASRec, patience: int, min_epochs: int = 0) -> None:
-        """Early stopping: keep the weights of a new best ``score``; stop after ``patience`` without one, but
-        not before epoch ``min_epochs``."""
+    def observe(
+        self, score: float, module: SASRec, patience: int, min_epochs: int = 0, *,
+        values: Tensor | None = None, noise: float = 0.0,
+    ) -> None:
+        """Early stopping: keep the weights of a new best ``score``; stop after ``patience`` validations that
+        count against it, but not before epoch ``min_epochs``.
+
+        With ``noise > 0`` and the per-user ``values`` of this validation, a validation counts against
+        patience only when it is more than ``noise`` standard errors below the best one, paired per user
+        (:func:`below_best`): on a small validation split NDCG@10 moves by about its standard error from
+        epoch to epoch, so a lucky epoch early on would otherwise stop a model that is still learning.
+        """
         if score > self.best_score:
             self.best_score, self.best_epoch, self.bad = score, self.epoch, 0
             self.best_state = copy.deepcopy(module.state_dict())
-        else:
-            self.bad += 1
-            self.done = self.bad >= patience and self.epoch >= min_epochs
+            self.best_values = values
+            return
+        if noise > 0 and values is not None and self.best_values is not None and not below_best(
+            values, self.best_values, noise
+        ):
+            return
+        self.bad += 1
+        self.done = self.bad >= patience and self.epoch >= min_epochs
+
+
+def below_best(values: Tensor, best: Tensor, noise: float) -> bool:
+    """Whether per-user ``values`` are worse than ``best`` (the same users) by more than ``noise`` standard
+    errors of their mean paired difference."""
+    if values.shape != best.shape or len(values) < 2:
+        return True
+    d = values.double() - best.double()
+    return bool(d.mean() < -noise * d.std() / len(d) ** 0.5)
 
 
 def _trim(x: Tensor, y: Tensor, persona: bool) -> tuple[Tensor, Tensor]:
@@ -230,7 +255,7 @@ def train_loop(
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
     n_neg: int,
-    validate: Callable[[], float] | None = None,
+    validate: Callable[[], float | Tensor] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     save: Callable[[TrainState], None] | None = None,
 ) -> TrainState:
@@ -244,7 +269,8 @@ def train_loop(
         optimizer: Adam over ``module``'s parameters.
         generator: CPU generator for shuffling and negative sampling.
         n_neg: negatives per target for ``loss='bce'``.
-        validate: returns the validation NDCG@10; ``None`` = no early stopping.
+        validate: returns the validation NDCG@10, or its per-user values (then ``settings.patience_noise``
+            applies, see :meth:`TrainState.observe`); ``None`` = no early stopping.
         on_epoch: called with each epoch's record.
         save: called after every validation (and when stopping) with the state; writes a checkpoint.
 
@@ -283,8 +309,11 @@ def train_loop(
         }
         evaluate_now = state.epoch % s.eval_every == 0 or state.epoch == s.epochs
         if validate is not None and evaluate_now:
-            rec["valid_ndcg@10"] = score = validate()
-            state.observe(score, module, s.patience, s.min_epochs)
+            out = validate()
+            values = out if isinstance(out, Tensor) else None
+            score = float(out) if values is None else float(values.mean()) if len(values) else float("nan")
+            rec["valid_ndcg@10"] = score
+            state.observe(score, module, s.patience, s.min_epochs, values=values, noise=s.patience_noise)
         state.history.append(rec)
         if on_epoch is not None:
             on_epoch(rec)

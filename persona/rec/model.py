@@ -30,7 +30,7 @@ from ._checkpoint import SavedModel, TrainingCheckpoint, fingerprint, read_model
 from ._torch import isolated_rng, resolve_device, standardise
 from ._training import EpochRecord, TrainState, scheduled_lr, train_loop, training_windows
 from ._vectors import VectorsArg, item_matrix, user_matrix
-from .evaluate import metrics_from_ranks, ranks_for
+from .evaluate import metric_values, ranks_for
 from .sasrec import SASRec, UserMode, dropout_generator
 from .sequences import EvalSet, Interactions, pad_left, validation_sample
 
@@ -246,9 +246,10 @@ class SASRecRecommender(SequentialRecommender):
         self._fallback_user = self._mean_user_vector()
         return self
 
-    def _valid_ndcg(self, es: EvalSet) -> float:
+    def _valid_ndcg(self, es: EvalSet) -> Tensor:
+        """Per-user validation NDCG@10 (full ranking)."""
         ranks = ranks_for(self.score_eval_set, es, exclude_seen=self.settings.exclude_seen)
-        return metrics_from_ranks(ranks, (10,))["ndcg@10"]
+        return metric_values(ranks, (10,))["ndcg@10"]
 
     # ------------------------------------------------------------------ model files
 

@@ -76,6 +76,31 @@ def test_min_epochs_holds_early_stopping_back() -> None:
     assert st.best_epoch == 1 and st.best_score == 0.3
 
 
+def test_a_validation_within_noise_of_the_best_does_not_count_against_patience() -> None:
+    """``patience_noise``: early stopping counts a validation only when it is clearly (paired, per user)
+    below the best one; a dip inside the noise of a small validation split does not stop a model."""
+    from persona.rec._training import TrainState, below_best
+    from persona.rec.sasrec import SASRec
+
+    g = torch.Generator().manual_seed(0)
+    best = (torch.rand(900, generator=g) < 0.2).double() * torch.rand(900, generator=g)  # per-user NDCG@10
+    dip = best.clone()
+    dip[:400] = best[:400].roll(1)  # hits move between users, as from one epoch to the next ...
+    dip -= 0.002 * (dip > 0)  # ... and the mean dips a little: well within one paired standard error
+    drop = best * 0.5  # every hit halves: clearly worse
+    assert not below_best(dip, best, 1.0) and below_best(dip, best, 0.0) and below_best(drop, best, 1.0)
+
+    m = SASRec(5, max_len=3, hidden=8)
+    for noise, bad in ((1.0, [0, 0, 1]), (0.0, [0, 1, 2])):
+        st = TrainState()
+        for epoch, values in enumerate([best, dip, drop], start=1):
+            st.epoch = epoch
+            st.observe(float(values.mean()), m, patience=2, values=values, noise=noise)
+            assert st.bad == bad[epoch - 1], (noise, epoch)
+        assert st.done == (noise == 0.0) and st.best_epoch == 1
+        assert st.best_values is best
+
+
 def test_validation_ranks_one_fixed_sample_of_users_when_there_are_more(monkeypatch: pytest.MonkeyPatch) -> None:
     """``valid_users``: early stopping and the final stage's weight rank the same fixed sample of users (the
     same for every model and seed), so validation does not grow with the users; 0 ranks them all."""
@@ -86,7 +111,7 @@ def test_validation_ranks_one_fixed_sample_of_users_when_there_are_more(monkeypa
     validated: list[list[int]] = []
     real = SASRecRecommender._valid_ndcg
 
-    def spy(self: SASRecRecommender, es: EvalSet) -> float:
+    def spy(self: SASRecRecommender, es: EvalSet) -> torch.Tensor:
         validated.append(es.users.tolist())
         return real(self, es)
 
