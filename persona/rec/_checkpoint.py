@@ -34,7 +34,7 @@ CKPT_VERSION = 3  # 2: the TrainState under "state"; 3: the dropout generator's 
 MODEL_VERSION = 1
 #: Settings that do not change what training computes up to a given epoch (``epochs`` does under a
 #: learning-rate schedule, see :func:`fingerprint`).
-_FINGERPRINT_SKIP = {"epochs", "device", "patience", "patience_noise", "candidates", "k"}
+_FINGERPRINT_SKIP = {"epochs", "device", "patience", "patience_noise", "patience_noise_users", "candidates", "k"}
 
 
 @dataclass(frozen=True)

@@ -270,7 +270,8 @@ def train_loop(
         generator: CPU generator for shuffling and negative sampling.
         n_neg: negatives per target for ``loss='bce'``.
         validate: returns the validation NDCG@10, or its per-user values (then ``settings.patience_noise``
-            applies, see :meth:`TrainState.observe`); ``None`` = no early stopping.
+            applies on fewer than ``settings.patience_noise_users`` users, see :meth:`TrainState.observe`);
+            ``None`` = no early stopping.
         on_epoch: called with each epoch's record.
         save: called after every validation (and when stopping) with the state; writes a checkpoint.
 
@@ -313,7 +314,8 @@ def train_loop(
             values = out if isinstance(out, Tensor) else None
             score = float(out) if values is None else float(values.mean()) if len(values) else float("nan")
             rec["valid_ndcg@10"] = score
-            state.observe(score, module, s.patience, s.min_epochs, values=values, noise=s.patience_noise)
+            noise = s.patience_noise if values is not None and len(values) < s.patience_noise_users else 0.0
+            state.observe(score, module, s.patience, s.min_epochs, values=values, noise=noise)
         state.history.append(rec)
         if on_epoch is not None:
             on_epoch(rec)

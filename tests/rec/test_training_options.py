@@ -101,6 +101,29 @@ def test_a_validation_within_noise_of_the_best_does_not_count_against_patience()
         assert st.best_values is best
 
 
+def test_the_noise_rule_applies_to_small_validation_splits_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fit whose validations after the first stay within the noise of the best trains on under the rule, and
+    stops after ``patience`` when the split has ``patience_noise_users`` users or more (plain patience)."""
+    g = torch.Generator().manual_seed(0)
+    best = (torch.rand(60, generator=g) < 0.3).double()
+    calls: list[int] = []
+
+    def validations(self: SASRecRecommender, es) -> torch.Tensor:
+        calls.append(len(es))
+        return best if len(calls) == 1 else best.roll(1) - 0.001 * best.roll(1)  # just below, well inside the noise
+
+    monkeypatch.setattr(SASRecRecommender, "_valid_ndcg", validations)
+    inter = Interactions.from_frame(chain_frame(n_users=60, n_items=20))
+    epochs = {}
+    for users in (61, 60):
+        calls.clear()
+        s = RecSettings(user_emb="none", item_emb="random", epochs=6, patience=2, hidden=8, blocks=1,
+                        patience_noise_users=users)
+        m = SASRecRecommender(s).fit(inter)
+        epochs[users] = (len(m.history), m.best_epoch)
+    assert calls == [60] * 3 and epochs == {61: (6, 1), 60: (3, 1)}
+
+
 def test_validation_ranks_one_fixed_sample_of_users_when_there_are_more(monkeypatch: pytest.MonkeyPatch) -> None:
     """``valid_users``: early stopping and the final stage's weight rank the same fixed sample of users (the
     same for every model and seed), so validation does not grow with the users; 0 ranks them all."""
