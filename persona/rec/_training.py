@@ -312,7 +312,7 @@ def train_loop(
         if validate is not None and evaluate_now:
             out = validate()
             values = out if isinstance(out, Tensor) else None
-            score = float(out) if values is None else float(values.mean()) if len(values) else float("nan")
+            score = float(out) if values is None else float(values.mean())  # an empty split: nan
             rec["valid_ndcg@10"] = score
             noise = s.patience_noise if values is not None and len(values) < s.patience_noise_users else 0.0
             state.observe(score, module, s.patience, s.min_epochs, values=values, noise=noise)
