@@ -31,6 +31,7 @@ from torch_geometric.nn.models import LightGCN
 
 from persona.errors import ConfigError, ModelError, ResourceError
 
+from ._pyg import remove_generated_sources
 from ._rng import seeded_rng
 
 if TYPE_CHECKING:  # learn does not import rec at run time (data flows learn -> rec)
@@ -190,6 +191,7 @@ class _SymmetricLGConv(LGConv):
 
     def __init__(self) -> None:
         super().__init__(normalize=False)
+        remove_generated_sources()  # PyG wrote the generated propagate of this class (and LGConv's) to temp files
 
     def message_and_aggregate(self, adj_t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = _SymmetricSpMM.apply(adj_t, x)

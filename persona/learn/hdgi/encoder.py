@@ -17,6 +17,7 @@ from torch_geometric.nn import GATConv
 from persona.config import HDGISettings
 from persona.errors import ConfigError
 
+from .._pyg import remove_generated_sources
 from ..metapaths import MetaPath
 from .neighbourhoods import Neighbourhoods, UserBatch
 from .semantic_attention import SemanticAttention
@@ -93,6 +94,7 @@ class HDGIEncoder(nn.Module):
             GATConv(hidden, c, heads=heads, dropout=dropout, add_self_loops=mp.homogeneous)
             for mp in self.metapaths
         )
+        remove_generated_sources()  # PyG wrote GATConv's generated propagate to a temp file; it is loaded now
         self.semantic = SemanticAttention(hidden)
         # subtracted from every output persona; zero while training, set by train_hdgi to the training users'
         # mean persona (see persona.learn.hdgi, "Centring"); saved with the weights
