@@ -26,9 +26,9 @@ def remove_generated_sources() -> int:
     """
     tmp = Path(tempfile.gettempdir()).resolve()
     removed = 0
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if not file or not name.endswith(_GENERATED):
+    for name in [n for n in sys.modules if n.endswith(_GENERATED)]:
+        file = getattr(sys.modules[name], "__file__", None)
+        if not file:
             continue
         path = Path(file)
         if path.suffix != ".py" or not path.name.startswith(f"{name}_") or path.parent.resolve() != tmp:
